@@ -1,0 +1,1 @@
+"""The `revledger` command line: a thin skin over ledger/ and projections/."""

@@ -1,0 +1,457 @@
+"""`revledger`: each command parses its options, calls one library function, and renders."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from cli import render
+from cli.render import Column
+from ledger.application import Ledger, default_actor, init_ledger
+from ledger.clock import ClockError, parse_date, parse_instant
+from ledger.errors import Problem, RejectedError, RevledgerError, UsageError
+from ledger.files import guess_format
+from ledger.money import MoneyError, D
+from ledger.settings import LedgerSettings
+from ledger.store import EventStore, open_store
+from projections import queries
+from projections.readmodel import ReadModel, default_path
+
+app = typer.Typer(
+    name="revledger",
+    help="An event-sourced revenue ledger: MRR, movements and metrics, as now known or as known at any past moment.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class FileFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    periods = "periods"
+
+
+class State:
+    """The ledger a command works on, opened on first use."""
+
+    def __init__(self, location: str, cache: str | None):
+        self.location = location
+        self.cache = cache
+        self._store: EventStore | None = None
+        self._read_model: ReadModel | None = None
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            self._store = open_store(self.location)
+        return self._store
+
+    @property
+    def read_model(self) -> ReadModel:
+        """The read models, caught up with the log."""
+        if self._read_model is None:
+            self._read_model = ReadModel(self.cache or default_path(self.location), self.store)
+            self._read_model.catch_up()
+        return self._read_model
+
+    def ledger(self, actor: str | None) -> Ledger:
+        return Ledger(self.store, self.read_model, actor=actor)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"revledger: {message}", err=True)
+    return typer.Exit(code)
+
+
+def handled(func: F) -> F:
+    """Turn revledger's errors into one line on stderr and exit status 1 — never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RejectedError as e:
+            for problem in e.problems:
+                typer.echo(str(problem), err=True)
+            raise fail(str(e)) from None
+        except (RevledgerError, ClockError, MoneyError) as e:
+            raise fail(str(e)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def state(ctx: typer.Context) -> State:
+    return ctx.obj
+
+
+def known_at_option(text: str | None):
+    return None if text is None else parse_instant(text)
+
+
+DbOption = Annotated[
+    str,
+    typer.Option("--db", envvar="REVLEDGER_DB", help="Ledger location: a SQLite file path or a postgresql:// URL."),
+]
+KnownAt = Annotated[
+    str | None,
+    typer.Option("--known-at", help="Answer as the ledger would have at this instant (ISO-8601; a bare date means its end, UTC)."),
+]
+FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: DbOption = "./revledger.db",
+    cache: Annotated[
+        str | None, typer.Option("--cache", help="Where the read models live (default: beside a SQLite ledger).")
+    ] = None,
+) -> None:
+    """revledger: an event-sourced revenue ledger."""
+    ctx.obj = State(db, cache)
+
+
+@app.command()
+@handled
+def init(
+    ctx: typer.Context,
+    currency: Annotated[str, typer.Option(help="The ledger currency (ISO 4217).")] = "USD",
+    rate: Annotated[
+        list[str] | None,
+        typer.Option(help="A fixed rate into the ledger currency, CODE=RATE (e.g. EUR=1.085); repeatable."),
+    ] = None,
+) -> None:
+    """Create a ledger. Appends nothing to the log: its settings live beside it."""
+    settings = LedgerSettings(currency=currency, rates=tuple(sorted(_rates(rate or [], currency))))
+    location = state(ctx).location
+    init_ledger(open_store(location, create=True), settings)
+    typer.echo(f"created a ledger at {location} (currency {currency})")
+
+
+def _rates(pairs: list[str], currency: str) -> list[tuple[str, Decimal]]:
+    rates = []
+    for pair in pairs:
+        code, sep, value = pair.partition("=")
+        if not sep or len(code) != 3 or not code.isupper():
+            raise UsageError(f"--rate {pair!r}: write it as CODE=RATE, e.g. EUR=1.085")
+        amount = D(value)
+        if amount <= 0:
+            raise UsageError(f"--rate {pair!r}: a rate must be positive")
+        if code == currency:
+            raise UsageError(f"--rate {pair!r}: {code} is the ledger currency")
+        rates.append((code, amount))
+    return rates
+
+
+@app.command("import")
+@handled
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="The event file (CSV or JSON Lines, or periods).")],
+    format: Annotated[
+        FileFormat | None, typer.Option("--format", help="File format (guessed from the extension when not given).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only; write nothing.")] = False,
+    recorded_at: Annotated[
+        str | None,
+        typer.Option("--recorded-at", help="Record the import at this past instant (migrating history)."),
+    ] = None,
+    end_exclusive: Annotated[
+        bool, typer.Option("--end-exclusive", help="periods: end_date is the first day without revenue.")
+    ] = False,
+    actor: Annotated[str | None, typer.Option(help="Who is appending (default: your login name).")] = None,
+    errors: Annotated[str, typer.Option("--errors", help="How to print problems: text or json.")] = "text",
+) -> None:
+    """Validate every row of a file, then append them all — or nothing."""
+    if not os.path.isfile(file):
+        raise UsageError(f"{file}: no such file")
+    fmt = format.value if format else guess_format(file)
+    if fmt is None:
+        raise UsageError(f"{file}: cannot tell the format from its name; pass --format csv|jsonl|periods")
+    ledger = state(ctx).ledger(actor)
+    try:
+        result = ledger.import_file(file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive)
+    except RejectedError as e:
+        if errors == "json":
+            render.emit(render.as_json([p.as_dict() for p in e.problems]))
+            raise fail(str(e)) from None
+        raise
+    events = result.events
+    if dry_run:
+        typer.echo(f"{file}: {len(events)} events valid, {result.skipped} already recorded; nothing written (dry run)")
+    elif not events:
+        typer.echo(f"{file}: nothing new; all {result.skipped} events were already recorded")
+    else:
+        typer.echo(
+            f"{file}: appended {len(events)} events (sequence {events[0].sequence}–{events[-1].sequence}, "
+            f"recorded {events[0].recorded_at} – {events[-1].recorded_at})"
+            + (f"; {result.skipped} already recorded" if result.skipped else "")
+        )
+        state(ctx).read_model.catch_up()
+
+
+class EventType(str, Enum):
+    subscription_started = "subscription_started"
+    subscription_changed = "subscription_changed"
+    upsell = "upsell"
+    downgrade = "downgrade"
+    seat_change = "seat_change"
+    price_change = "price_change"
+    usage_change = "usage_change"
+    cancel = "cancel"
+    customer_updated = "customer_updated"
+    void = "void"
+
+
+Opt = typer.Option
+
+
+@app.command()
+@handled
+def record(
+    ctx: typer.Context,
+    type: Annotated[EventType, typer.Argument(help="The event type (SPEC §3).")],
+    customer: Annotated[str | None, Opt("--customer", help="customer_id")] = None,
+    date_: Annotated[str | None, Opt("--date", help="effective_date, YYYY-MM-DD")] = None,
+    subscription: Annotated[str | None, Opt("--subscription", help="subscription_id")] = None,
+    plan: Annotated[str | None, Opt(help="plan")] = None,
+    quantity: Annotated[str | None, Opt(help="quantity (seats)")] = None,
+    unit_price: Annotated[str | None, Opt("--unit-price", help="unit_price per seat per billing period")] = None,
+    amount: Annotated[str | None, Opt(help="amount per billing period (flat or usage lines)")] = None,
+    billing_months: Annotated[str | None, Opt("--billing-months", help="billing_months")] = None,
+    discount: Annotated[str | None, Opt("--discount", help="discount_pct, 0–100")] = None,
+    currency: Annotated[str | None, Opt(help="currency")] = None,
+    reason: Annotated[str | None, Opt(help="reason (required for a void)")] = None,
+    note: Annotated[str | None, Opt(help="note")] = None,
+    name: Annotated[str | None, Opt("--name", help="customer_name")] = None,
+    segment: Annotated[str | None, Opt(help="segment")] = None,
+    channel: Annotated[str | None, Opt(help="channel")] = None,
+    region: Annotated[str | None, Opt(help="region")] = None,
+    attr: Annotated[list[str] | None, Opt("--attr", help="a custom attribute NAME=VALUE; repeatable")] = None,
+    event: Annotated[str | None, Opt("--event", help="target_event_id (for a void)")] = None,
+    event_id: Annotated[str | None, Opt("--event-id", help="event_id (derived from the content when not given)")] = None,
+    restate: Annotated[str | None, Opt("--restate", help="why an event effective in a locked period is let in")] = None,
+    actor: Annotated[str | None, Opt(help="Who is appending (default: your login name).")] = None,
+    dry_run: Annotated[bool, Opt("--dry-run", help="Validate only; write nothing.")] = False,
+) -> None:
+    """Append one event, with the same validation as an import."""
+    cells: dict[str, Any] = {
+        "type": type.value,
+        "customer_id": customer,
+        "effective_date": date_,
+        "subscription_id": subscription,
+        "plan": plan,
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "amount": amount,
+        "billing_months": billing_months,
+        "discount_pct": discount,
+        "currency": currency,
+        "reason": reason,
+        "note": note,
+        "customer_name": name,
+        "segment": segment,
+        "channel": channel,
+        "region": region,
+        "target_event_id": event,
+        "event_id": event_id,
+        "restatement": restate,
+    }
+    for pair in attr or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UsageError(f"--attr {pair!r}: write it as NAME=VALUE")
+        cells[f"attr.{key}"] = value
+    cells = {k: v for k, v in cells.items() if v is not None and v != ""}
+    st = state(ctx)
+    result = st.ledger(actor).record(cells, dry_run=dry_run)
+    if not result.events:
+        typer.echo("nothing new: that event is already recorded" if not dry_run else "valid; nothing written (dry run)")
+        return
+    recorded = result.events[0]
+    if dry_run:
+        typer.echo(f"valid: would be {recorded.event_id}; nothing written (dry run)")
+        return
+    typer.echo(f"recorded {recorded.event_id} as sequence {recorded.sequence} at {recorded.recorded_at}")
+    rm = st.read_model
+    rm.catch_up()
+    moved = queries.movement_on(rm, recorded.customer_id, recorded.effective_date, recorded.sequence)
+    if moved and recorded.event_id in moved["event_ids"]:
+        cause = f" ({moved['cause']})" if moved["cause"] else ""
+        typer.echo(
+            f"movement: {moved['date']} {moved['customer_id']} {moved['category']}{cause} "
+            f"{render.money_cell(moved['from_mrr'])} -> {render.money_cell(moved['to_mrr'])}"
+        )
+    else:
+        typer.echo("movement: none (MRR unchanged that day)")
+
+
+LOG_COLUMNS = [
+    Column("sequence", "seq", "count"),
+    Column("event_id", "event_id"),
+    Column("type", "type"),
+    Column("customer_id", "customer"),
+    Column("effective_date", "effective"),
+    Column("subscription_id", "line"),
+    Column("recorded_at", "recorded_at"),
+    Column("actor", "actor"),
+    Column("source", "source"),
+]
+
+
+@app.command()
+@handled
+def log(
+    ctx: typer.Context,
+    customer: Annotated[str | None, Opt("--customer", help="Only this customer's events.")] = None,
+    known_at: KnownAt = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """The events, in sequence order."""
+    rm = state(ctx).read_model
+    k = queries.knowledge(rm, known_at_option(known_at))
+    records = queries.log_records(rm, k.sequence, customer=customer)
+    if format is Format.json:
+        render.emit(render.as_json(records))
+    elif format is Format.csv:
+        keys = ["sequence", "event_id", "type", "customer_id", "effective_date", "subscription_id", "plan",
+                "quantity", "unit_price", "amount", "billing_months", "discount_pct", "currency", "reason",
+                "note", "target_event_id", "recorded_at", "actor", "source", "hash"]
+        render.emit(render.as_csv(records, keys))
+    else:
+        render.emit(render.table(records, LOG_COLUMNS))
+
+
+@app.command()
+@handled
+def mrr(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, Opt("--as-of", help="The day (default: today, UTC).")] = None,
+    customer: Annotated[str | None, Opt("--customer", help="One customer, with its lines.")] = None,
+    by: Annotated[str | None, Opt("--by", help="Group by segment, channel, region or attr.NAME.")] = None,
+    known_at: KnownAt = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """MRR, ARR and active customers on a day."""
+    rm = state(ctx).read_model
+    day = parse_date(as_of) if as_of else date.today()
+    k = queries.knowledge(rm, known_at_option(known_at))
+    report = queries.mrr_report(rm, day, k, customer=customer, by=_attribute(by))
+    if format is Format.json:
+        render.emit(render.as_json(report))
+        return
+    if format is Format.csv:
+        rows = report.get("groups") or report.get("lines") or [report]
+        keys = list(rows[0].keys()) if rows else ["group", "mrr", "arr", "customers"]
+        render.emit(render.as_csv(rows, keys))
+        return
+    title = f"MRR on {report['as_of']} ({report['currency']})" + (f", as known at {report['known_at']}" if known_at else "")
+    summary = [Column("mrr", "MRR", "money"), Column("arr", "ARR", "money"), Column("customers", "customers", "count")]
+    out = [render.table([report], summary, title)]
+    if "groups" in report:
+        out.append(render.table(report["groups"], [Column("group", by or "group"), *summary]))
+    if "lines" in report:
+        out.append(render.table(report["lines"], [
+            Column("subscription_id", "line"), Column("plan", "plan"), Column("quantity", "qty", "count"),
+            Column("unit_price", "unit price"), Column("amount", "amount"), Column("billing_months", "months", "count"),
+            Column("discount_pct", "discount %"), Column("currency", "cur"), Column("mrr", "MRR", "money"),
+        ]))
+    render.emit("\n\n".join(out))
+
+
+def _attribute(by: str | None) -> str | None:
+    if by is None:
+        return None
+    if by in ("segment", "channel", "region", "customer_name") or (by.startswith("attr.") and len(by) > 5):
+        return by
+    raise UsageError(f"--by {by!r}: group by segment, channel, region or attr.NAME")
+
+
+MOVEMENT_COLUMNS = [
+    Column("date", "date"),
+    Column("customer_id", "customer"),
+    Column("category", "category"),
+    Column("cause", "cause"),
+    Column("from_mrr", "from MRR", "money"),
+    Column("to_mrr", "to MRR", "money"),
+    Column("amount", "amount", "money"),
+    Column("event_ids", "events"),
+]
+
+
+@app.command()
+@handled
+def movements(
+    ctx: typer.Context,
+    from_: Annotated[str, Opt("--from", help="First day, YYYY-MM-DD.")],
+    to: Annotated[str, Opt("--to", help="Last day, YYYY-MM-DD (inclusive).")],
+    customer: Annotated[str | None, Opt("--customer", help="Only this customer.")] = None,
+    category: Annotated[str | None, Opt("--category", help="new, expansion, contraction, churn or reactivation.")] = None,
+    known_at: KnownAt = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Movement rows: one per customer per day its MRR changed."""
+    from projections.movements import CATEGORIES
+
+    if category is not None and category not in CATEGORIES:
+        raise UsageError(f"--category {category!r}: one of {', '.join(CATEGORIES)}")
+    rm = state(ctx).read_model
+    k = queries.knowledge(rm, known_at_option(known_at))
+    rows = queries.movement_rows(rm, parse_date(from_), parse_date(to), k.sequence, customer=customer, category=category)
+    if format is Format.json:
+        render.emit(render.as_json(rows))
+    elif format is Format.csv:
+        render.emit(render.as_csv(rows, [c.key for c in MOVEMENT_COLUMNS]))
+    else:
+        title = f"Movements {from_} – {to} ({rm.settings.currency})" + (f", as known at {k.recorded_at}" if known_at else "")
+        render.emit(render.table(rows, MOVEMENT_COLUMNS, title))
+
+
+@app.command()
+@handled
+def rebuild(ctx: typer.Context) -> None:
+    """Throw the read models away and replay them from the log."""
+    st = state(ctx)
+    path = st.cache or default_path(st.location)
+    st.store.settings()  # refuse before deleting anything if there is no ledger
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    sequence = st.read_model.catch_up()
+    typer.echo(f"rebuilt the read models from {sequence} events")
+
+
+def main() -> None:
+    """The console script: no traceback ever reaches the user."""
+    try:
+        app(prog_name="revledger")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("revledger: interrupted\n")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("REVLEDGER_DEBUG"):
+            raise
+        sys.stderr.write(f"revledger: internal error: {type(e).__name__}: {e} (set REVLEDGER_DEBUG=1 for details)\n")
+        sys.exit(70)
+
+
+_ = (Problem, default_actor)

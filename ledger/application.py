@@ -1,0 +1,257 @@
+"""The ledger's write side: validate events against the timelines they join, then append.
+
+An import is all or nothing: every row is checked (its form, its type's
+fields, and its place in the customer's whole timeline) before anything is
+appended, and all of a file's problems are reported together.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from ledger import events as ev
+from ledger.clock import ONE_MICROSECOND, instant_text, parse_instant, utc_now
+from ledger.customer import Timeline
+from ledger.errors import ConflictError, Problem, RejectedError, UsageError
+from ledger.events import Event, derive_event_id, same_content
+from ledger.files import read_file
+from ledger.inputs import parse_row, shape_problems, to_event
+from ledger.integrity import chained
+from ledger.settings import LedgerSettings
+from ledger.store import EventStore, Head
+
+APPEND_ATTEMPTS = 5
+
+
+class History(Protocol):
+    """What the write side needs to know of the log as it stands (kept by the read models)."""
+
+    def catch_up(self) -> int:
+        """Bring the history up to the log's head; return the head sequence."""
+
+    def timeline(self, customer_id: str) -> Timeline:
+        """A fresh timeline of the customer as now known (empty for a new customer)."""
+
+    def find(self, event_ids: Iterable[str]) -> dict[str, Event]:
+        """The recorded events with these ids."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """The outcome of an import or record.
+
+    Attributes:
+      events: the events appended (or that would be, on a dry run), numbered and chained.
+      skipped: rows whose event_id was already recorded with the same content.
+      dry_run: nothing was appended.
+    """
+
+    events: tuple[Event, ...]
+    skipped: int
+    dry_run: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A validated row waiting for its place in the log."""
+
+    source: str
+    line: int
+    event: Event
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"
+
+
+class Ledger:
+    """The event log with its validation rules: the one way events get in."""
+
+    def __init__(self, store: EventStore, history: History, *, actor: str | None = None):
+        self.store = store
+        self.history = history
+        self.actor = actor or default_actor()
+        self.settings: LedgerSettings = store.settings()
+
+    # -- entry points ------------------------------------------------------------------
+
+    def import_file(
+        self,
+        path: str,
+        fmt: str,
+        *,
+        dry_run: bool = False,
+        recorded_at: str | None = None,
+        end_exclusive: bool = False,
+    ) -> Admitted:
+        """Validate every row of a file, then append them all (or none)."""
+        at = self._recorded_at(recorded_at)
+        problems: list[Problem] = []
+        drafts = self._drafts(read_file(path, fmt, problems, end_exclusive=end_exclusive), path, problems)
+        if problems:
+            raise RejectedError(sorted(problems, key=lambda p: p.line))
+        return self._admit(drafts, path, dry_run=dry_run, recorded_at=at)
+
+    def record(self, cells: dict[str, Any], *, dry_run: bool = False) -> Admitted:
+        """Validate and append one event given on the command line."""
+        problems: list[Problem] = []
+        drafts = self._drafts([(0, cells)], "cli", problems)
+        if problems:
+            raise RejectedError(problems)
+        return self._admit(drafts, "cli", dry_run=dry_run, recorded_at=None)
+
+    # -- validation ----------------------------------------------------------------------
+
+    def _drafts(self, rows: Iterable[tuple[int, dict[str, Any]]], name: str, problems: list[Problem]) -> list[Draft]:
+        drafts = []
+        for line, cells in rows:
+            row, found = parse_row(cells)
+            if row is not None:
+                found = shape_problems(row, self.settings)
+            if found:
+                problems.extend(Problem(name, line, field, message) for field, message in found)
+                continue
+            source = "cli" if name == "cli" else f"{name}:{line}"
+            drafts.append(Draft(source, line, to_event(row)))
+        return drafts
+
+    def _admit(self, drafts: list[Draft], name: str, *, dry_run: bool, recorded_at: datetime | None) -> Admitted:
+        for attempt in range(APPEND_ATTEMPTS):
+            head_sequence = self.history.catch_up()
+            events, skipped = self._place(drafts, name, head_sequence)
+            if dry_run or not events:
+                return Admitted(tuple(events), skipped, dry_run)
+            head = self.store.head()
+            if head.sequence != head_sequence:
+                continue  # appended to meanwhile: validate again against what is there now
+            stamped = chained(self._stamp(events, head, recorded_at), head.hash)
+            try:
+                self.store.append(stamped)
+            except ConflictError:
+                if attempt == APPEND_ATTEMPTS - 1:
+                    raise
+                continue
+            return Admitted(tuple(stamped), skipped, False)
+        raise ConflictError(f"other writers kept appending; gave up after {APPEND_ATTEMPTS} attempts")
+
+    def _place(self, drafts: list[Draft], name: str, head_sequence: int) -> tuple[list[Event], int]:
+        """Number the drafts after the head and fold each into its customer's timeline."""
+        problems: list[Problem] = []
+        wanted = {d.event.event_id for d in drafts if d.event.event_id}
+        wanted |= {d.event.target_event_id for d in drafts if d.event.target_event_id}
+        recorded = self.history.find(wanted) if head_sequence else {}
+        batch: dict[str, tuple[Draft, Event]] = {}
+        timelines: dict[str, Timeline] = {}
+        accepted: list[Event] = []
+        skipped = 0
+        sequence = head_sequence
+        for draft in drafts:
+            event = draft.event
+
+            def refuse(field: str, message: str) -> None:
+                problems.append(Problem(name, draft.line, field, message))
+
+            if event.type == ev.VOID:
+                event = self._fill_void(event, batch, recorded, refuse)
+                if event is None:
+                    continue
+            earlier = batch.get(event.event_id)
+            if earlier is not None:
+                if same_content(earlier[1], event):
+                    skipped += 1
+                else:
+                    refuse("event_id", f"{event.event_id} is also used at {earlier[0].source} with other content")
+                continue
+            known = recorded.get(event.event_id)
+            if known is not None:
+                if same_content(known, event):
+                    skipped += 1
+                else:
+                    refuse(
+                        "event_id",
+                        f"{event.event_id} is already recorded with other content "
+                        f"(sequence {known.sequence}, from {known.source})",
+                    )
+                continue
+            sequence += 1
+            event = event.with_record(sequence=sequence, source=draft.source, actor=self.actor)
+            timeline = timelines.get(event.customer_id)
+            if timeline is None:
+                timeline = timelines[event.customer_id] = self.history.timeline(event.customer_id)
+            found = timeline.add(event)
+            if found:
+                sequence -= 1
+                for field, message in found:
+                    refuse(field, message)
+                continue
+            batch[event.event_id] = (draft, event)
+            accepted.append(event)
+        if problems:
+            raise RejectedError(problems)
+        return accepted, skipped
+
+    def _fill_void(self, void: Event, batch, recorded, refuse) -> Event | None:
+        """A void takes its customer and (by convention) its date from its target."""
+        target_id = void.target_event_id or ""
+        target = batch[target_id][1] if target_id in batch else recorded.get(target_id)
+        if target is None:
+            refuse("target_event_id", f"there is no event {target_id} in the ledger")
+            return None
+        if void.customer_id and void.customer_id != target.customer_id:
+            refuse("customer_id", f"names {void.customer_id}, but event {target_id} belongs to {target.customer_id}")
+            return None
+        void = void.with_record(
+            customer_id=target.customer_id,
+            effective_date=target.effective_date if void.effective_date == void.effective_date.min else void.effective_date,
+        )
+        if not void.event_id:
+            void = void.with_record(event_id=derive_event_id(void))
+        return void
+
+    # -- the recorded clock --------------------------------------------------------------
+
+    def _recorded_at(self, text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        at = parse_instant(text)
+        if at > utc_now():
+            raise UsageError(f"--recorded-at {instant_text(at)} is in the future")
+        head = self.store.head()
+        if head.recorded_at and at <= parse_instant(head.recorded_at):
+            raise UsageError(
+                f"--recorded-at {instant_text(at)} is not later than the log's latest recorded time {head.recorded_at}"
+            )
+        return at
+
+    def _stamp(self, events: list[Event], head: Head, at: datetime | None) -> list[Event]:
+        """Give a batch consecutive microseconds ending at its recorded time.
+
+        The whole batch is then known at that time (a `--known-at` equal to an
+        import's `--recorded-at` sees all of it), and recorded_at still strictly
+        increases along the log.
+        """
+        span = timedelta(microseconds=len(events) - 1)
+        latest = parse_instant(head.recorded_at) if head.recorded_at else None
+        if at is None:
+            at = utc_now()
+            if latest is not None and at - span <= latest:
+                at = latest + span + ONE_MICROSECOND
+        elif latest is not None and at - span <= latest:
+            raise UsageError(
+                f"--recorded-at {instant_text(at)} leaves no room for {len(events)} events after "
+                f"the log's latest recorded time {head.recorded_at} (one microsecond each)"
+            )
+        start = at - span
+        return [e.with_record(recorded_at=instant_text(start + i * ONE_MICROSECOND)) for i, e in enumerate(events)]
+
+
+def init_ledger(store: EventStore, settings: LedgerSettings) -> None:
+    """Create a ledger: its settings only; the log starts empty (SPEC §2)."""
+    store.initialise(settings)  # type: ignore[attr-defined]

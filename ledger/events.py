@@ -1,0 +1,189 @@
+"""Contract events (SPEC §3): immutable values, their canonical text and their identity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, fields, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+SUBSCRIPTION_STARTED = "subscription_started"
+SUBSCRIPTION_CHANGED = "subscription_changed"
+UPSELL = "upsell"
+DOWNGRADE = "downgrade"
+SEAT_CHANGE = "seat_change"
+PRICE_CHANGE = "price_change"
+USAGE_CHANGE = "usage_change"
+CANCEL = "cancel"
+CUSTOMER_UPDATED = "customer_updated"
+VOID = "void"
+PERIOD_CLOSED = "period_closed"
+
+EVENT_TYPES = (
+    SUBSCRIPTION_STARTED,
+    SUBSCRIPTION_CHANGED,
+    UPSELL,
+    DOWNGRADE,
+    SEAT_CHANGE,
+    PRICE_CHANGE,
+    USAGE_CHANGE,
+    CANCEL,
+    CUSTOMER_UPDATED,
+    VOID,
+)
+# Events that change a subscription line's terms.
+CHANGE_TYPES = (SUBSCRIPTION_CHANGED, UPSELL, DOWNGRADE, SEAT_CHANGE, PRICE_CHANGE, USAGE_CHANGE)
+
+TERM_FIELDS = ("plan", "quantity", "unit_price", "amount", "billing_months", "discount_pct", "currency")
+MONEY_FIELDS = ("unit_price", "amount", "discount_pct")
+NAMED_ATTRIBUTES = ("customer_name", "segment", "channel", "region")
+ATTR_PREFIX = "attr."
+
+# Fields given by the user, in the order files list them.
+CONTENT_FIELDS = (
+    "event_id",
+    "type",
+    "customer_id",
+    "effective_date",
+    "subscription_id",
+    *TERM_FIELDS,
+    "reason",
+    "note",
+    "target_event_id",
+    "restatement",
+)
+# Fields the ledger assigns at append.
+RECORD_FIELDS = ("sequence", "recorded_at", "actor", "source", "hash")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the log.
+
+    Attributes:
+      event_id: the user's id, or one derived from the content (re-importing is a no-op).
+      type: one of EVENT_TYPES (or ``period_closed``, a ledger event).
+      customer_id: whose contract changed.
+      effective_date: the day the change takes effect (the effective clock).
+      subscription_id .. currency: the line and the terms given; None = not given.
+      reason, note: free text; ``reason`` is required on a void.
+      target_event_id: the event a void removes.
+      attributes: customer attributes a ``customer_updated`` sets, sorted by name.
+      restatement: why an event effective in a locked period was let in.
+      details: ledger-event payload (a period close's figures), canonical JSON text.
+      sequence, recorded_at, actor, source, hash: assigned by the ledger at append
+        (the recorded clock and the hash chain of SPEC §9).
+    """
+
+    event_id: str
+    type: str
+    customer_id: str
+    effective_date: date
+    subscription_id: str | None = None
+    plan: str | None = None
+    quantity: int | None = None
+    unit_price: Decimal | None = None
+    amount: Decimal | None = None
+    billing_months: int | None = None
+    discount_pct: Decimal | None = None
+    currency: str | None = None
+    reason: str | None = None
+    note: str | None = None
+    target_event_id: str | None = None
+    restatement: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+    details: str | None = None
+    sequence: int = 0
+    recorded_at: str = ""
+    actor: str = ""
+    source: str = ""
+    hash: str = ""
+
+    def terms(self) -> dict[str, Any]:
+        """The term fields this event gives (SPEC §3: fields not given keep their value)."""
+        return {name: getattr(self, name) for name in TERM_FIELDS if getattr(self, name) is not None}
+
+    def content(self) -> dict[str, Any]:
+        """What the user said: the fields that decide identity (not who, when or from where)."""
+        data: dict[str, Any] = {}
+        for name in CONTENT_FIELDS:
+            value = getattr(self, name)
+            if value is not None and name != "event_id":
+                data[name] = _plain(value)
+        for key, value in self.attributes:
+            data[key] = value
+        if self.details is not None:
+            data["details"] = self.details
+        return data
+
+    def record(self) -> dict[str, Any]:
+        """Every field as plain JSON values (the stored form and `log --format json`)."""
+        data = {"event_id": self.event_id, **self.content()}
+        data["sequence"] = self.sequence
+        data["recorded_at"] = self.recorded_at
+        data["actor"] = self.actor
+        data["source"] = self.source
+        if self.hash:
+            data["hash"] = self.hash
+        return data
+
+    def with_record(self, **values: Any) -> Event:
+        return replace(self, **values)
+
+    def attribute(self, name: str) -> str | None:
+        for key, value in self.attributes:
+            if key == name:
+                return value
+        return None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def canonical(data: dict[str, Any]) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 text. The form that is hashed."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def derive_event_id(event: Event) -> str:
+    """A deterministic id from the content alone, so re-importing the same row is a no-op."""
+    digest = hashlib.sha256(canonical(event.content()).encode()).hexdigest()
+    return f"ev-{digest[:24]}"
+
+
+_INT_FIELDS = {"quantity", "billing_months", "sequence"}
+_DECIMAL_FIELDS = set(MONEY_FIELDS)
+_EVENT_FIELDS = {f.name for f in fields(Event)}
+
+
+def event_from_record(data: dict[str, Any]) -> Event:
+    """Rebuild an Event from its stored form (the inverse of :meth:`Event.record`)."""
+    values: dict[str, Any] = {}
+    attributes: list[tuple[str, str]] = []
+    for key, value in data.items():
+        if key in NAMED_ATTRIBUTES or key.startswith(ATTR_PREFIX):
+            attributes.append((key, value))
+        elif key == "effective_date":
+            values[key] = date.fromisoformat(value)
+        elif key in _DECIMAL_FIELDS:
+            values[key] = Decimal(value)
+        elif key in _INT_FIELDS:
+            values[key] = int(value)
+        elif key in _EVENT_FIELDS:
+            values[key] = value
+        else:
+            raise ValueError(f"unknown field {key!r} in a stored event")
+    values["attributes"] = tuple(sorted(attributes))
+    return Event(**values)
+
+
+def same_content(a: Event, b: Event) -> bool:
+    return canonical(a.content()) == canonical(b.content())
+

@@ -1,0 +1,279 @@
+"""Events as they come in from outside — a file row or command-line options — validated at the boundary.
+
+Pydantic checks each field's form; :func:`shape_problems` checks which fields
+an event type takes. Every problem is a value naming its field, collected so a
+whole file's mistakes are reported in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from ledger import events as ev
+from ledger.clock import parse_date
+from ledger.events import Event, derive_event_id
+from ledger.money import D
+from ledger.settings import LedgerSettings
+
+MAX_ID = 200
+MAX_TEXT = 20_000
+MAX_INTEGER_DIGITS = 12
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_ATTR_NAME = re.compile(r"attr\.[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def _text(limit: int, what: str):
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"must be text, not {type(value).__name__}")
+        if len(value) > limit:
+            raise ValueError(f"is {len(value):,} characters long; {what} may have at most {limit:,}")
+        return value
+
+    return check
+
+
+def _identifier(value: Any) -> str:
+    value = _text(MAX_ID, "an id")(value)
+    if value != value.strip() or not value:
+        raise ValueError(f"{value!r} has leading or trailing spaces" if value else "must not be empty")
+    return value
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return parse_date(value)
+
+
+def _whole(minimum: int, unit: str):
+    def check(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"must be a whole number of {unit}")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,9}", value.strip()):
+            number = int(value)
+        elif isinstance(value, Decimal) and value == value.to_integral_value() and value.is_finite():
+            number = int(value)
+        else:
+            raise ValueError(f"{value!r} is not a whole number of {unit}")
+        if number < minimum:
+            raise ValueError(f"must be {minimum} or more, not {number}")
+        return number
+
+    return check
+
+
+def _money(value: Any) -> Decimal:
+    amount = D(value)
+    if amount < 0:
+        raise ValueError(f"must not be negative, not {value}")
+    if amount.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValueError(f"{value} is too large (at most {MAX_INTEGER_DIGITS} digits before the point)")
+    if -amount.as_tuple().exponent > 6:  # type: ignore[operator]
+        raise ValueError(f"{value} has more than 6 decimal places")
+    return amount
+
+
+def _percent(value: Any) -> Decimal:
+    pct = _money(value)
+    if pct > 100:
+        raise ValueError(f"must be between 0 and 100, not {value}")
+    return pct
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+        raise ValueError(f"{value!r} is not a currency code (three capital letters, e.g. USD)")
+    return value
+
+
+def _event_type(value: Any) -> str:
+    if value not in ev.EVENT_TYPES:
+        raise ValueError(f"unknown type {value!r} (one of: {', '.join(ev.EVENT_TYPES)})")
+    return value
+
+
+Identifier = Annotated[str, BeforeValidator(_identifier)]
+Text = Annotated[str, BeforeValidator(_text(MAX_TEXT, "a text field"))]
+Day = Annotated[date, BeforeValidator(_day)]
+Seats = Annotated[int, BeforeValidator(_whole(0, "seats"))]
+Months = Annotated[int, BeforeValidator(_whole(1, "months"))]
+Money = Annotated[Decimal, BeforeValidator(_money)]
+Percent = Annotated[Decimal, BeforeValidator(_percent)]
+Currency = Annotated[str, BeforeValidator(_currency)]
+EventType = Annotated[str, BeforeValidator(_event_type)]
+
+
+class EventRow(BaseModel):
+    """One event as given: a file row or the options of `revledger record`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Identifier | None = None
+    type: EventType
+    customer_id: Identifier | None = None
+    effective_date: Day | None = None
+    subscription_id: Identifier | None = None
+    plan: Text | None = None
+    quantity: Seats | None = None
+    unit_price: Money | None = None
+    amount: Money | None = None
+    billing_months: Months | None = None
+    discount_pct: Percent | None = None
+    currency: Currency | None = None
+    reason: Text | None = None
+    note: Text | None = None
+    target_event_id: Identifier | None = None
+    restatement: Text | None = None
+    customer_name: Text | None = None
+    segment: Text | None = None
+    channel: Text | None = None
+    region: Text | None = None
+    attrs: dict[str, Text] = {}
+
+
+FIELD_NAMES = tuple(name for name in EventRow.model_fields if name != "attrs")
+_PRICE_FIELDS = {"unit_price", "amount", "discount_pct"}
+_ONLY = {
+    ev.SEAT_CHANGE: {"quantity"},
+    ev.PRICE_CHANGE: _PRICE_FIELDS,
+    ev.USAGE_CHANGE: {"amount"},
+    ev.CANCEL: set(),
+    ev.CUSTOMER_UPDATED: set(),
+    ev.VOID: set(),
+}
+
+
+def parse_row(raw: dict[str, Any]) -> tuple[EventRow | None, list[tuple[str, str]]]:
+    """Validate one raw row (empty cells and nulls already dropped); return it or its problems."""
+    data: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        if key.startswith(ev.ATTR_PREFIX):
+            if not _ATTR_NAME.fullmatch(key):
+                problems.append((key, "is not a valid attribute name (attr.NAME, letters, digits, _ . -)"))
+            else:
+                attrs[key] = value
+        elif key in FIELD_NAMES:
+            data[key] = value
+        else:
+            problems.append((key, f"unknown field {key!r}"))
+    if attrs:
+        data["attrs"] = attrs
+    try:
+        row = EventRow.model_validate(data)
+    except ValidationError as e:
+        for error in e.errors():
+            loc = [str(part) for part in error["loc"]]
+            name = loc[-1] if loc and loc[0] == "attrs" else (loc[0] if loc else "-")
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "is required"
+            problems.append((name, message))
+        return None, problems
+    if problems:
+        return None, problems
+    return row, []
+
+
+def shape_problems(row: EventRow, settings: LedgerSettings) -> list[tuple[str, str]]:
+    """Which fields this event type requires and refuses (SPEC §3)."""
+    kind = row.type
+    given = {name for name in FIELD_NAMES if getattr(row, name) is not None}
+    terms = given & set(ev.TERM_FIELDS)
+    attributes = (given & set(ev.NAMED_ATTRIBUTES)) | set(row.attrs)
+    problems: list[tuple[str, str]] = []
+
+    def require(*names: str) -> None:
+        for name in names:
+            if name not in given:
+                problems.append((name, f"is required for {kind}"))
+
+    if kind != ev.VOID:
+        require("customer_id", "effective_date")
+    if kind == ev.VOID:
+        require("target_event_id", "reason")
+    elif kind == ev.CUSTOMER_UPDATED:
+        if not attributes:
+            problems.append(("-", "a customer_updated must set customer_name, segment, channel, region or attr.NAME"))
+    elif kind != ev.CANCEL:
+        require("subscription_id")
+
+    if kind == ev.SUBSCRIPTION_STARTED:
+        require("plan")
+        per_seat = {"quantity", "unit_price"} & given
+        if "amount" in given and per_seat:
+            problems.append(("amount", "a line is priced either per seat (quantity and unit_price) or by amount, not both"))
+        elif "amount" not in given and per_seat != {"quantity", "unit_price"}:
+            missing = "unit_price" if "quantity" in given else "quantity"
+            problems.append((missing, "is required: give quantity and unit_price, or amount"))
+    elif kind in (ev.SUBSCRIPTION_CHANGED, ev.UPSELL, ev.DOWNGRADE):
+        if not terms:
+            problems.append(("-", f"a {kind} must give at least one of {', '.join(ev.TERM_FIELDS)}"))
+        if "amount" in given and {"quantity", "unit_price"} & given:
+            problems.append(("amount", "a line is priced either per seat (quantity and unit_price) or by amount, not both"))
+    elif kind in _ONLY:
+        allowed = _ONLY[kind]
+        for name in sorted(terms - allowed):
+            what = ", ".join(sorted(allowed)) if allowed else "no subscription terms"
+            problems.append((name, f"a {kind} may change only {what}"))
+        if kind == ev.SEAT_CHANGE:
+            require("quantity")
+        if kind == ev.USAGE_CHANGE:
+            require("amount")
+        if kind == ev.PRICE_CHANGE and not terms & allowed:
+            problems.append(("-", "a price_change must give unit_price, amount or discount_pct"))
+        if kind == ev.PRICE_CHANGE and {"unit_price", "amount"} <= given:
+            problems.append(("amount", "a line is priced either per seat (unit_price) or by amount, not both"))
+
+    if attributes and kind != ev.CUSTOMER_UPDATED:
+        for name in sorted(attributes):
+            problems.append((name, f"customer attributes are set by customer_updated, not {kind}"))
+    if kind in (ev.CUSTOMER_UPDATED, ev.VOID) and "subscription_id" in given:
+        problems.append(("subscription_id", f"a {kind} does not name a subscription line"))
+    if kind != ev.VOID and "target_event_id" in given:
+        problems.append(("target_event_id", "only a void names a target event"))
+    if row.currency is not None and settings.rate(row.currency) is None:
+        problems.append(
+            ("currency", f"{row.currency} is not the ledger currency ({settings.currency}) and the ledger has no rate for it")
+        )
+    return problems
+
+
+def to_event(row: EventRow) -> Event:
+    """The draft event of a valid row (ledger fields are assigned at append)."""
+    attributes = {name: getattr(row, name) for name in ev.NAMED_ATTRIBUTES if getattr(row, name) is not None}
+    attributes.update(row.attrs)
+    event = Event(
+        event_id=row.event_id or "",
+        type=row.type,
+        customer_id=row.customer_id or "",
+        effective_date=row.effective_date or date.min,
+        subscription_id=row.subscription_id,
+        plan=row.plan,
+        quantity=row.quantity,
+        unit_price=row.unit_price,
+        amount=row.amount,
+        billing_months=row.billing_months,
+        discount_pct=row.discount_pct,
+        currency=row.currency,
+        reason=row.reason,
+        note=row.note,
+        target_event_id=row.target_event_id,
+        restatement=row.restatement,
+        attributes=tuple(sorted(attributes.items())),
+    )
+    if not event.event_id and row.type != ev.VOID:
+        event = event.with_record(event_id=derive_event_id(event))
+    return event

@@ -1,0 +1,173 @@
+"""Point-in-time reads (SPEC §4, §5, §11): MRR on a date and movements in a range, as known at a sequence.
+
+Every query takes ``known`` — the last sequence the answer may use — so
+"as now known" and "as known at T" are the same query.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ledger import events as ev
+from ledger.clock import instant_text
+from ledger.customer import fold
+from ledger.events import Event, event_from_record
+from ledger.money import from_cents, money_text
+from projections.readmodel import ReadModel
+
+VISIBLE = "known_from <= :known AND known_to > :known"
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """What an answer is computed from: the log up to ``sequence``, last recorded at ``recorded_at``.
+
+    ``recorded_at`` (None for an empty log) is what reports print as ``known_at``:
+    the same whether the answer was asked for right then or later with ``--known-at``.
+    """
+
+    sequence: int
+    recorded_at: str | None
+
+
+def knowledge(rm: ReadModel, known_at: datetime | None) -> Knowledge:
+    """The last sequence recorded at or before ``known_at`` (everything when None)."""
+    if known_at is None:
+        row = rm.db.execute("SELECT sequence, recorded_at FROM events ORDER BY sequence DESC LIMIT 1").fetchone()
+    else:
+        row = rm.db.execute(
+            "SELECT sequence, recorded_at FROM events WHERE recorded_at <= ? ORDER BY recorded_at DESC LIMIT 1",
+            (instant_text(known_at),),
+        ).fetchone()
+    return Knowledge(row[0], row[1]) if row else Knowledge(0, None)
+
+
+def customer_mrr_cents(rm: ReadModel, as_of: date, known: int, customer_id: str | None = None) -> dict[str, int]:
+    """Each customer's MRR (integer cents) at the end of ``as_of``: its last movement's to_mrr."""
+    sql = (
+        "SELECT customer_id, max(date), to_cents FROM movements "
+        f"WHERE {VISIBLE} AND date <= :day" + (" AND customer_id = :customer" if customer_id else "") + " GROUP BY customer_id"
+    )
+    rows = rm.db.execute(sql, {"known": known, "day": as_of.isoformat(), "customer": customer_id})
+    return {customer: cents for customer, _, cents in rows}
+
+
+def attribute_on(rm: ReadModel, name: str, day: date, known: int) -> dict[str, str]:
+    """Each customer's value of attribute ``name`` on ``day`` (latest effective, then latest recorded)."""
+    rows = rm.db.execute(
+        "SELECT customer_id, value FROM attributes "
+        f"WHERE name = :name AND {VISIBLE} AND effective_date <= :day "
+        "ORDER BY customer_id, effective_date, event_sequence",
+        {"name": name, "known": known, "day": day.isoformat()},
+    )
+    return dict(rows.fetchall())
+
+
+def customer_events(rm: ReadModel, customer_id: str, known: int) -> list[Event]:
+    rows = rm.db.execute(
+        "SELECT record FROM events WHERE customer_id = ? AND sequence <= ? AND type != ? ORDER BY sequence",
+        (customer_id, known, ev.PERIOD_CLOSED),
+    )
+    return [event_from_record(json.loads(r[0])) for r in rows]
+
+
+def mrr_report(
+    rm: ReadModel, as_of: date, k: Knowledge, *, customer: str | None = None, by: str | None = None
+) -> dict[str, Any]:
+    """MRR, ARR and active customers on ``as_of`` (SPEC §11 `mrr --format json`)."""
+    per_customer = customer_mrr_cents(rm, as_of, k.sequence, customer)
+    total = sum(per_customer.values())
+    report: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "known_at": k.recorded_at,
+        "currency": rm.settings.currency,
+        "mrr": money_text(from_cents(total)),
+        "arr": money_text(from_cents(12 * total)),
+        "customers": sum(1 for cents in per_customer.values() if cents > 0),
+    }
+    if by:
+        values = attribute_on(rm, by, as_of, k.sequence)
+        groups: dict[str | None, list[int]] = {}
+        for customer_id, cents in per_customer.items():
+            if cents > 0:
+                groups.setdefault(values.get(customer_id), []).append(cents)
+        report["groups"] = [
+            {
+                "group": group,
+                "mrr": money_text(from_cents(sum(members))),
+                "arr": money_text(from_cents(12 * sum(members))),
+                "customers": len(members),
+            }
+            for group, members in sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or ""))
+        ]
+    if customer:
+        timeline = fold(customer, customer_events(rm, customer, k.sequence), rm.settings)
+        report["lines"] = [
+            {
+                "subscription_id": line.subscription_id,
+                "plan": line.plan,
+                "quantity": line.quantity,
+                "unit_price": _text(line.unit_price),
+                "amount": _text(line.amount),
+                "billing_months": line.billing_months,
+                "discount_pct": _text(line.discount_pct),
+                "currency": line.currency,
+                "mrr": money_text(line.mrr),
+            }
+            for line in timeline.lines_on(as_of)
+            if line.open
+        ]
+    return report
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def movement_rows(
+    rm: ReadModel,
+    start: date,
+    end: date,
+    known: int,
+    *,
+    customer: str | None = None,
+    category: str | None = None,
+) -> list[dict[str, Any]]:
+    """Movements dated within [start, end] as known at ``known``, ordered by date, customer (SPEC §11)."""
+    sql = (
+        "SELECT customer_id, date, category, cause, from_cents, to_cents, amount_cents, event_ids FROM movements "
+        f"WHERE {VISIBLE} AND date BETWEEN :start AND :end"
+        + (" AND customer_id = :customer" if customer else "")
+        + (" AND category = :category" if category else "")
+        + " ORDER BY date, customer_id"
+    )
+    params = {"known": known, "start": start.isoformat(), "end": end.isoformat(), "customer": customer, "category": category}
+    return [
+        {
+            "customer_id": row[0],
+            "date": row[1],
+            "category": row[2],
+            "cause": row[3],
+            "from_mrr": money_text(from_cents(row[4])),
+            "to_mrr": money_text(from_cents(row[5])),
+            "amount": money_text(from_cents(row[6])),
+            "event_ids": json.loads(row[7]),
+        }
+        for row in rm.db.execute(sql, params)
+    ]
+
+
+def log_records(rm: ReadModel, known: int, *, customer: str | None = None) -> list[dict[str, Any]]:
+    """The events as recorded, in sequence order, with every field (SPEC §3)."""
+    sql = "SELECT record FROM events WHERE sequence <= ?" + (" AND customer_id = ?" if customer else "") + " ORDER BY sequence"
+    params: tuple = (known, customer) if customer else (known,)
+    return [json.loads(r[0]) for r in rm.db.execute(sql, params)]
+
+
+def movement_on(rm: ReadModel, customer_id: str, day: date, known: int) -> dict[str, Any] | None:
+    rows = movement_rows(rm, day, day, known, customer=customer_id)
+    return rows[0] if rows else None
