@@ -95,17 +95,13 @@ class Ledger:
         at = self._recorded_at(recorded_at)
         problems: list[Problem] = []
         drafts = self._drafts(read_file(path, fmt, problems, end_exclusive=end_exclusive), path, problems)
-        if problems:
-            raise RejectedError(sorted(problems, key=lambda p: p.line))
-        return self._admit(drafts, path, dry_run=dry_run, recorded_at=at)
+        return self._admit(drafts, path, dry_run=dry_run, recorded_at=at, problems=problems)
 
     def record(self, cells: dict[str, Any], *, dry_run: bool = False) -> Admitted:
         """Validate and append one event given on the command line."""
         problems: list[Problem] = []
         drafts = self._drafts([(0, cells)], "cli", problems)
-        if problems:
-            raise RejectedError(problems)
-        return self._admit(drafts, "cli", dry_run=dry_run, recorded_at=None)
+        return self._admit(drafts, "cli", dry_run=dry_run, recorded_at=None, problems=problems)
 
     # -- validation ----------------------------------------------------------------------
 
@@ -122,10 +118,17 @@ class Ledger:
             drafts.append(Draft(source, line, to_event(row)))
         return drafts
 
-    def _admit(self, drafts: list[Draft], name: str, *, dry_run: bool, recorded_at: datetime | None) -> Admitted:
+    def _admit(
+        self, drafts: list[Draft], name: str, *, dry_run: bool, recorded_at: datetime | None, problems: list[Problem]
+    ) -> Admitted:
+        """Place the drafts in the log and append them; with any problem at all, append nothing.
+
+        Rows whose form was already refused are left out, but every other row is
+        still placed in its timeline, so a file's problems are all found in one pass.
+        """
         for attempt in range(APPEND_ATTEMPTS):
             head_sequence = self.history.catch_up()
-            events, skipped = self._place(drafts, name, head_sequence)
+            events, skipped = self._place(drafts, name, head_sequence, list(problems))
             if dry_run or not events:
                 return Admitted(tuple(events), skipped, dry_run)
             head = self.store.head()
@@ -141,9 +144,10 @@ class Ledger:
             return Admitted(tuple(stamped), skipped, False)
         raise ConflictError(f"other writers kept appending; gave up after {APPEND_ATTEMPTS} attempts")
 
-    def _place(self, drafts: list[Draft], name: str, head_sequence: int) -> tuple[list[Event], int]:
+    def _place(
+        self, drafts: list[Draft], name: str, head_sequence: int, problems: list[Problem]
+    ) -> tuple[list[Event], int]:
         """Number the drafts after the head and fold each into its customer's timeline."""
-        problems: list[Problem] = []
         wanted = {d.event.event_id for d in drafts if d.event.event_id}
         wanted |= {d.event.target_event_id for d in drafts if d.event.target_event_id}
         recorded = self.history.find(wanted) if head_sequence else {}
@@ -194,7 +198,7 @@ class Ledger:
             batch[event.event_id] = (draft, event)
             accepted.append(event)
         if problems:
-            raise RejectedError(problems)
+            raise RejectedError(sorted(problems, key=lambda p: p.line))
         return accepted, skipped
 
     def _fill_void(self, void: Event, batch, recorded, refuse) -> Event | None:

@@ -1,0 +1,34 @@
+# revledger — the two front-door commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= out/demo.db
+
+.PHONY: demo test test-full bench install clean
+
+$(BIN)/revledger: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test,postgres]"
+	@touch $@
+
+install: $(BIN)/revledger
+
+# Build a ledger from the example fixture and show what it knows.
+demo: install
+	@mkdir -p $(dir $(DEMO))
+	@rm -f $(DEMO) $(DEMO)-wal $(DEMO)-shm $(basename $(DEMO)).projections.db*
+	$(BIN)/revledger --db $(DEMO) init --currency USD
+	$(BIN)/revledger --db $(DEMO) import fixtures/example.csv
+	$(BIN)/revledger --db $(DEMO) mrr --as-of 2026-06-30 --by segment
+	$(BIN)/revledger --db $(DEMO) movements --from 2026-01-01 --to 2026-06-30
+
+# The whole test suite (long tests run reduced unless CI=true).
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

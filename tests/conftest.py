@@ -1,0 +1,87 @@
+"""Shared test helpers: run revledger in-process or as the installed command, on a fresh ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+class Revledger:
+    """A ledger in a temporary folder, driven through the command line."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.db = str(folder / "ledger.db")
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, ok: bool = True) -> Result:
+        result = self.runner.invoke(app, ["--db", self.db, *args], catch_exceptions=False)
+        outcome = Result(result.exit_code, result.stdout, result.stderr)
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"revledger {' '.join(args)} failed ({result.exit_code}):\n{result.stderr}{result.stdout}")
+        return outcome
+
+    def write(self, name: str, text: str) -> str:
+        """Write a file into the ledger's folder (text is dedented) and return its path."""
+        path = self.folder / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return str(path)
+
+    def events(self, *args: str) -> list[dict]:
+        return self("log", "--format", "json", *args).json()
+
+
+@pytest.fixture
+def rl(tmp_path: Path) -> Revledger:
+    ledger = Revledger(tmp_path)
+    ledger("init", "--currency", "USD")
+    return ledger
+
+
+def installed_revledger() -> str:
+    """The real console script, as a user would run it."""
+    candidate = Path(sys.executable).parent / "revledger"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("revledger")
+    if not found:
+        pytest.skip("the revledger command is not installed (pip install -e .)")
+    return found
+
+
+def run_installed(*args: str, cwd: Path, env: dict | None = None, input: str | None = None) -> Result:
+    proc = subprocess.run(
+        [installed_revledger(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input,
+        timeout=300,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
