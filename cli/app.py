@@ -2,119 +2,40 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from cli import render
-from cli.render import Column
-from ledger.application import Ledger, default_actor, init_ledger
-from ledger.clock import ClockError, parse_date, parse_instant
-from ledger.errors import Problem, RejectedError, RevledgerError, UsageError
-from ledger.files import guess_format
-from ledger.money import MoneyError, D
-from ledger.settings import LedgerSettings
-from ledger.store import EventStore, open_store
-from projections import queries
-from projections.readmodel import ReadModel, default_path
-
-app = typer.Typer(
-    name="revledger",
-    help="An event-sourced revenue ledger: MRR, movements and metrics, as now known or as known at any past moment.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+from cli.common import (
+    DbOption,
+    FileFormat,
+    Format,
+    FormatOption,
+    KnownAt,
+    State,
+    app,
+    fail,
+    handled,
+    known_at_option,
+    known_suffix,
+    state,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-class FileFormat(str, Enum):
-    csv = "csv"
-    jsonl = "jsonl"
-    periods = "periods"
-
-
-class State:
-    """The ledger a command works on, opened on first use."""
-
-    def __init__(self, location: str, cache: str | None):
-        self.location = location
-        self.cache = cache
-        self._store: EventStore | None = None
-        self._read_model: ReadModel | None = None
-
-    @property
-    def store(self) -> EventStore:
-        if self._store is None:
-            self._store = open_store(self.location)
-        return self._store
-
-    @property
-    def read_model(self) -> ReadModel:
-        """The read models, caught up with the log."""
-        if self._read_model is None:
-            self._read_model = ReadModel(self.cache or default_path(self.location), self.store)
-            self._read_model.catch_up()
-        return self._read_model
-
-    def ledger(self, actor: str | None) -> Ledger:
-        return Ledger(self.store, self.read_model, actor=actor)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"revledger: {message}", err=True)
-    return typer.Exit(code)
-
-
-def handled(func: F) -> F:
-    """Turn revledger's errors into one line on stderr and exit status 1 — never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except RejectedError as e:
-            for problem in e.problems:
-                typer.echo(str(problem), err=True)
-            raise fail(str(e)) from None
-        except (RevledgerError, ClockError, MoneyError) as e:
-            raise fail(str(e)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def state(ctx: typer.Context) -> State:
-    return ctx.obj
-
-
-def known_at_option(text: str | None):
-    return None if text is None else parse_instant(text)
-
-
-DbOption = Annotated[
-    str,
-    typer.Option("--db", envvar="REVLEDGER_DB", help="Ledger location: a SQLite file path or a postgresql:// URL."),
-]
-KnownAt = Annotated[
-    str | None,
-    typer.Option("--known-at", help="Answer as the ledger would have at this instant (ISO-8601; a bare date means its end, UTC)."),
-]
-FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
-
+from cli.render import Column
+from ledger.application import init_ledger
+from ledger.clock import parse_date
+from ledger.errors import RejectedError, UsageError
+from ledger.files import guess_format
+from ledger.money import D
+from ledger.settings import LedgerSettings
+from ledger.store import open_store
+from projections import queries
+from projections.readmodel import default_path
 
 @app.callback()
 def main_options(
@@ -362,7 +283,7 @@ def mrr(
         keys = list(rows[0].keys()) if rows else ["group", "mrr", "arr", "customers"]
         render.emit(render.as_csv(rows, keys))
         return
-    title = f"MRR on {report['as_of']} ({report['currency']})" + (f", as known at {report['known_at']}" if known_at else "")
+    title = f"MRR on {report['as_of']} ({report['currency']}){known_suffix(k)}"
     summary = [Column("mrr", "MRR", "money"), Column("arr", "ARR", "money"), Column("customers", "customers", "count")]
     out = [render.table([report], summary, title)]
     if "groups" in report:
@@ -420,7 +341,7 @@ def movements(
     elif format is Format.csv:
         render.emit(render.as_csv(rows, [c.key for c in MOVEMENT_COLUMNS]))
     else:
-        title = f"Movements {from_} – {to} ({rm.settings.currency})" + (f", as known at {k.recorded_at}" if known_at else "")
+        title = f"Movements {from_} – {to} ({rm.settings.currency}){known_suffix(k)}"
         render.emit(render.table(rows, MOVEMENT_COLUMNS, title))
 
 
@@ -454,4 +375,5 @@ def main() -> None:
         sys.exit(70)
 
 
-_ = (Problem, default_actor)
+# Commands defined in their own modules register themselves on `app` when imported.
+from cli import extra_commands  # noqa: E402,F401

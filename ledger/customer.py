@@ -88,7 +88,12 @@ class Day:
     events: list[Event] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     mrr: Decimal = ZERO
-    ever_active: bool = False  # MRR > 0 at the end of this day or of any earlier one
+    active_before: bool = False  # MRR > 0 at the end of some earlier day
+
+    @property
+    def ever_active(self) -> bool:
+        """MRR > 0 at the end of this day or of an earlier one (never mid-day: SPEC §5 compares days)."""
+        return self.active_before or self.mrr > 0
 
 
 LineChange = tuple[Line | None, Line]
@@ -196,8 +201,11 @@ class Timeline:
         day = self.days[-1] if self.days and self.days[-1].date == event.effective_date else None
         if day is None:
             previous = self.days[-1] if self.days else None
-            day = Day(event.effective_date, mrr=previous.mrr if previous else ZERO,
-                      ever_active=previous.ever_active if previous else False)
+            day = Day(
+                event.effective_date,
+                mrr=previous.mrr if previous else ZERO,
+                active_before=previous.ever_active if previous else False,
+            )
             self.days.append(day)
         self.events.append(event)
         day.events.append(event)
@@ -211,7 +219,6 @@ class Timeline:
         if moved:
             day.effects.append(Effect(event, _cause(event, changes), delta))
             day.mrr = sum((line.mrr for line in self.lines.values()), ZERO)
-            day.ever_active = day.ever_active or day.mrr > 0
         return []
 
     def _line_changes(self, event: Event, check_claim: bool) -> tuple[list[LineChange], list[tuple[str, str]]]:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, uuid4, uuid5
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import (
@@ -70,13 +70,14 @@ class EventStore:
     def settings(self) -> LedgerSettings:
         values = self._read_settings()
         rates = tuple(sorted((code, Decimal(rate)) for code, rate in json.loads(values.get("rates", "{}")).items()))
-        return LedgerSettings(currency=values["currency"], rates=rates)
+        return LedgerSettings(currency=values["currency"], rates=rates, ledger_id=values.get("ledger_id", ""))
 
     def _settings_values(self, settings: LedgerSettings) -> dict[str, str]:
         return {
             "currency": settings.currency,
             "rates": canonical({code: str(rate) for code, rate in settings.rates}),
             "schema": "1",
+            "ledger_id": settings.ledger_id or str(uuid4()),
         }
 
     # -- the log -----------------------------------------------------------------------

@@ -74,6 +74,7 @@ class ReadModel:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA busy_timeout=30000")
             self._ensure_schema()
+            self._check_origin()
         except sqlite3.DatabaseError as e:
             raise StorageError(f"cannot open the read models at {path}: {e} (delete the file or run `revledger rebuild`)") from e
         self._timelines: OrderedDict[str, Timeline] = OrderedDict()
@@ -137,8 +138,25 @@ class ReadModel:
         )
         db["attributes"].create_index(["name", "customer_id"], if_not_exists=True)
         db["attributes"].create_index(["event_sequence"], if_not_exists=True)
-        db["tracking"].create({"id": int, "position": int, "sequence": int, "schema": int}, pk="id", if_not_exists=True)
-        db["tracking"].insert({"id": 1, "position": 0, "sequence": 0, "schema": SCHEMA_VERSION}, ignore=True)
+        db["tracking"].create(
+            {"id": int, "position": int, "sequence": int, "schema": int, "ledger_id": str}, pk="id", if_not_exists=True
+        )
+        db["tracking"].insert(
+            {"id": 1, "position": 0, "sequence": 0, "schema": SCHEMA_VERSION, "ledger_id": self.settings.ledger_id},
+            ignore=True,
+        )
+
+    def _check_origin(self) -> None:
+        """A read model built from another ledger, or ahead of this log, is thrown away and rebuilt.
+
+        (A ledger re-created at the same path leaves its old read models beside it.)
+        """
+        ledger_id, schema, sequence = self.db.execute("SELECT ledger_id, schema, sequence FROM tracking WHERE id = 1").fetchone()
+        if ledger_id == self.settings.ledger_id and schema == SCHEMA_VERSION and sequence <= self.store.head().sequence:
+            return
+        for table in ("events", "movements", "attributes", "tracking"):
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        self._ensure_schema()
 
     def _write(self):
         return _Transaction(self.db.conn)

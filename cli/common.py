@@ -1,0 +1,113 @@
+"""What every command shares: the Typer app, the ledger a command works on, options and error handling."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ledger.application import Ledger
+from ledger.clock import ClockError, parse_instant
+from ledger.errors import RejectedError, RevledgerError
+from ledger.money import MoneyError
+from ledger.store import EventStore, open_store
+from projections import queries
+from projections.readmodel import ReadModel, default_path
+
+app = typer.Typer(
+    name="revledger",
+    help="An event-sourced revenue ledger: MRR, movements and metrics, as now known or as known at any past moment.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class FileFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    periods = "periods"
+
+
+class State:
+    """The ledger a command works on, opened on first use."""
+
+    def __init__(self, location: str, cache: str | None):
+        self.location = location
+        self.cache = cache
+        self._store: EventStore | None = None
+        self._read_model: ReadModel | None = None
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            self._store = open_store(self.location)
+        return self._store
+
+    @property
+    def read_model(self) -> ReadModel:
+        """The read models, caught up with the log."""
+        if self._read_model is None:
+            self._read_model = ReadModel(self.cache or default_path(self.location), self.store)
+            self._read_model.catch_up()
+        return self._read_model
+
+    def ledger(self, actor: str | None) -> Ledger:
+        return Ledger(self.store, self.read_model, actor=actor)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"revledger: {message}", err=True)
+    return typer.Exit(code)
+
+
+def handled(func: F) -> F:
+    """Turn revledger's errors into one line on stderr and exit status 1 — never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RejectedError as e:
+            for problem in e.problems:
+                typer.echo(str(problem), err=True)
+            raise fail(str(e)) from None
+        except (RevledgerError, ClockError, MoneyError) as e:
+            raise fail(str(e)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def state(ctx: typer.Context) -> State:
+    return ctx.obj
+
+
+def known_suffix(k: queries.Knowledge) -> str:
+    """Every report names what it knew: the recorded time of the last event it used."""
+    return f", as known at {k.recorded_at}" if k.recorded_at else ", empty ledger"
+
+
+def known_at_option(text: str | None):
+    return None if text is None else parse_instant(text)
+
+
+DbOption = Annotated[
+    str,
+    typer.Option("--db", envvar="REVLEDGER_DB", help="Ledger location: a SQLite file path or a postgresql:// URL."),
+]
+KnownAt = Annotated[
+    str | None,
+    typer.Option("--known-at", help="Answer as the ledger would have at this instant (ISO-8601; a bare date means its end, UTC)."),
+]
+FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]

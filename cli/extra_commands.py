@@ -1,0 +1,4 @@
+"""Imports every command module, so each registers its commands on the app.
+
+One line per module: add yours here.
+"""

@@ -1,0 +1,267 @@
+"""Projections (SPEC §4, §5): point-in-time MRR and movements, as now known and as known at any past moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import oracle
+from conftest import IN_CI, Revledger
+from ledger.application import Ledger
+from ledger.clock import parse_instant
+from ledger.money import from_cents
+from ledger.settings import LedgerSettings
+from ledger.store import open_store
+from projections import queries
+from projections.readmodel import ReadModel, default_path
+from strategies import event_histories
+
+
+def moves(rl: Revledger, *args: str) -> list[tuple]:
+    rows = rl("movements", "--from", "2020-01-01", "--to", "2030-12-31", "--format", "json", *args).json()
+    return [(m["date"], m["customer_id"], m["category"], m["cause"], m["from_mrr"], m["to_mrr"], m["amount"]) for m in rows]
+
+
+def mrr(rl: Revledger, day: str, *args: str) -> str:
+    return rl("mrr", "--as-of", day, "--format", "json", *args).json()["mrr"]
+
+
+# -- ledgers worked by hand ------------------------------------------------------------------
+
+
+def test_annual_plan_with_discount(rl):
+    rl("record", "subscription_started", "--customer", "acme", "--date", "2026-01-01", "--subscription", "s1",
+       "--plan", "pro", "--quantity", "10", "--unit-price", "1200", "--billing-months", "12", "--discount", "10")
+    # 10 × 1200 × 0.9 / 12 = 900.00 a month
+    assert mrr(rl, "2026-01-01") == "900.00"
+    assert mrr(rl, "2025-12-31") == "0.00"
+
+
+def test_same_day_events_net_into_one_movement_with_a_mixed_cause(rl):
+    path = rl.write("e.csv", """
+        type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount
+        subscription_started,acme,2026-01-01,s1,pro,10,100.00,
+        subscription_started,acme,2026-01-01,s2,addon,,,50.00
+        seat_change,acme,2026-03-01,s1,,12,,
+        cancel,acme,2026-03-01,s2,,,,
+        price_change,acme,2026-04-01,s1,,,90.00,
+        """)
+    rl("import", path)
+    assert moves(rl) == [
+        ("2026-01-01", "acme", "new", None, "0.00", "1050.00", "1050.00"),
+        # +200 seats, -50 add-on removed: one expansion of 150, two causes
+        ("2026-03-01", "acme", "expansion", "mixed", "1050.00", "1200.00", "150.00"),
+        ("2026-04-01", "acme", "contraction", "price", "1200.00", "1080.00", "120.00"),
+    ]
+
+
+def test_cancel_date_is_the_first_day_without_revenue_and_a_restart_is_a_reactivation(rl):
+    path = rl.write("e.csv", """
+        type,customer_id,effective_date,subscription_id,plan,amount,reason
+        subscription_started,acme,2026-01-01,s1,pro,500.00,
+        cancel,acme,2026-03-01,,,,budget
+        subscription_started,acme,2026-06-15,s1,pro,400.00,
+        """)
+    rl("import", path)
+    assert mrr(rl, "2026-02-28") == "500.00"
+    assert mrr(rl, "2026-03-01") == "0.00"
+    assert [m[2:4] for m in moves(rl)] == [("new", None), ("churn", None), ("reactivation", None)]
+
+
+def test_backdated_change_flows_into_later_changes_that_did_not_touch_its_field(rl):
+    rl("record", "subscription_started", "--customer", "acme", "--date", "2026-01-01", "--subscription", "s1",
+       "--plan", "pro", "--quantity", "10", "--unit-price", "100")
+    rl("record", "seat_change", "--customer", "acme", "--date", "2026-03-01", "--subscription", "s1", "--quantity", "20")
+    # recorded later, effective earlier: a discount from February
+    rl("record", "price_change", "--customer", "acme", "--date", "2026-02-01", "--subscription", "s1", "--discount", "50")
+    assert mrr(rl, "2026-02-15") == "500.00"
+    assert mrr(rl, "2026-03-15") == "1000.00"  # 20 × 100 × 0.5: the March change kept the discount
+    assert [m[2:4] for m in moves(rl)] == [("new", None), ("contraction", "price"), ("expansion", "seats")]
+
+
+def test_a_void_changes_the_answer_only_from_the_moment_it_is_recorded(rl):
+    rl("import", rl.write("a.csv", """
+        event_id,type,customer_id,effective_date,subscription_id,plan,quantity,unit_price
+        a1,subscription_started,acme,2026-01-01,s1,pro,10,100.00
+        a2,seat_change,acme,2026-02-01,s1,,30,
+        """), "--recorded-at", "2026-02-10")
+    rl("record", "void", "--event", "a2", "--reason", "keyed 30 for 13")
+    assert mrr(rl, "2026-02-15") == "1000.00"
+    assert mrr(rl, "2026-02-15", "--known-at", "2026-02-10") == "3000.00"
+    assert moves(rl, "--known-at", "2026-02-10")[-1][2] == "expansion"
+    assert [m[2] for m in moves(rl)] == ["new"]
+
+
+def test_zero_priced_lines_do_not_make_a_customer_active(rl):
+    rl("record", "subscription_started", "--customer", "free", "--date", "2026-01-01", "--subscription", "s1",
+       "--plan", "free", "--amount", "0")
+    report = rl("mrr", "--as-of", "2026-02-01", "--format", "json").json()
+    assert report["customers"] == 0 and report["mrr"] == "0.00"
+    assert moves(rl) == []
+
+
+def test_mrr_by_segment_and_customer_lines(rl):
+    rl("import", rl.write("a.csv", """
+        type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount,segment
+        subscription_started,acme,2026-01-01,s1,pro,10,100.00,,
+        subscription_started,acme,2026-01-01,s2,addon,,,99.99,
+        customer_updated,acme,2026-01-01,,,,,,Enterprise
+        subscription_started,bob,2026-01-01,s1,pro,1,100.00,,
+        customer_updated,bob,2026-02-01,,,,,,SMB
+        """))
+    report = rl("mrr", "--as-of", "2026-01-15", "--by", "segment", "--format", "json").json()
+    assert report["groups"] == [
+        {"group": "Enterprise", "mrr": "1099.99", "arr": "13199.88", "customers": 1},
+        {"group": None, "mrr": "100.00", "arr": "1200.00", "customers": 1},
+    ]
+    lines = rl("mrr", "--as-of", "2026-01-15", "--customer", "acme", "--format", "json").json()["lines"]
+    assert [(line["subscription_id"], line["mrr"]) for line in lines] == [("s1", "1000.00"), ("s2", "99.99")]
+
+
+# -- against an independent re-fold, at every knowledge cut-off ------------------------------
+
+
+def _check_history(tmp_path, history):
+    db = str(tmp_path / "p.db")
+    for suffix in ("", ".projections.db"):
+        for extra in ("", "-wal", "-shm"):
+            path = db.replace(".db", suffix or ".db") + extra if suffix else db + extra
+            if os.path.exists(path):
+                os.remove(path)
+    store = open_store(db, create=True)
+    store.initialise(LedgerSettings("USD"))
+    rm = ReadModel(default_path(db), store)
+    ledger = Ledger(store, rm, actor="test")
+    recorded = []
+    for event in history:
+        cells = {k: v for k, v in event.items() if k != "sequence"}
+        result = ledger.record(cells)
+        assert [e.sequence for e in result.events] == [event["sequence"]]
+        recorded.append(result.events[0].recorded_at)
+    rm.catch_up()
+    days = sorted({oracle.as_date(e["effective_date"]) for e in history if e.get("effective_date")})
+    probe_days = sorted({d + dt.timedelta(days=k) for d in days for k in (-1, 0)} | {dt.date(2027, 1, 1)})
+    customers = sorted({e["customer_id"] for e in history})
+    for cut in range(1, len(history) + 1):
+        known = queries.knowledge(rm, parse_instant(recorded[cut - 1]))
+        assert known.sequence == cut
+        got = queries.movement_rows(rm, dt.date(2000, 1, 1), dt.date(2100, 1, 1), known.sequence)
+        expected = oracle.movements(history, known_seq=cut)
+        assert [
+            (m["date"], m["customer_id"], m["category"], m["cause"], m["from_mrr"], m["to_mrr"], m["amount"], m["event_ids"])
+            for m in got
+        ] == [
+            (m["date"].isoformat(), m["customer_id"], m["category"], m["cause"], f"{m['from_mrr']:.2f}",
+             f"{m['to_mrr']:.2f}", f"{m['amount']:.2f}", list(m["event_ids"]))
+            for m in expected
+        ], f"movements differ as known at sequence {cut}"
+        for day in probe_days:
+            per_customer = queries.customer_mrr_cents(rm, day, known.sequence)
+            for customer in customers:
+                want = oracle.customer_mrr(history, customer, day, known_seq=cut)
+                assert from_cents(per_customer.get(customer, 0)) == want, (customer, day, cut)
+        # opening MRR + the day's movements = closing MRR, for every customer and day
+        for m in got:
+            before = dt.date.fromisoformat(m["date"]) - dt.timedelta(days=1)
+            opening = queries.customer_mrr_cents(rm, before, known.sequence, m["customer_id"]).get(m["customer_id"], 0)
+            sign = 1 if m["category"] in ("new", "expansion", "reactivation") else -1
+            assert from_cents(opening) + sign * Decimal(m["amount"]) == Decimal(m["to_mrr"])
+    rm.close()
+    store.close()
+
+
+@settings(
+    max_examples=200 if IN_CI else 40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    print_blob=True,
+)
+@given(history=event_histories(min_events=1, max_events=25, customers=3))
+def test_mrr_and_movements_equal_a_naive_refold_at_every_cut_off(tmp_path, history):
+    _check_history(tmp_path, history)
+
+
+# -- reproducibility ---------------------------------------------------------------------------
+
+BATCHES = [
+    """
+    event_id,type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount,segment
+    b1,subscription_started,acme,2026-01-01,s1,pro,10,100.00,,
+    b2,customer_updated,acme,2026-01-01,,,,,,Enterprise
+    b3,subscription_started,bob,2026-01-10,s1,team,,,250.00,
+    """,
+    """
+    event_id,type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount,segment
+    b4,seat_change,acme,2026-02-01,s1,,15,,,
+    b5,price_change,bob,2026-01-10,s1,,,,200.00,
+    b6,customer_updated,bob,2026-01-01,,,,,,SMB
+    """,
+    """
+    event_id,type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount,target_event_id,reason
+    b7,void,acme,2026-02-01,,,,,,b4,wrong quantity
+    b8,seat_change,acme,2026-02-01,s1,,12,,,,
+    b9,cancel,bob,2026-01-20,,,,,,,
+    """,
+]
+
+READS = [
+    ("mrr", "--as-of", "2026-01-31"),
+    ("mrr", "--as-of", "2026-02-28", "--by", "segment"),
+    ("mrr", "--as-of", "2026-02-28", "--customer", "acme"),
+    ("movements", "--from", "2026-01-01", "--to", "2026-12-31"),
+    ("log",),
+]
+
+
+def _outputs(rl: Revledger, *extra: str) -> dict:
+    return {
+        (read, fmt): rl(*read, "--format", fmt, *extra).stdout
+        for read in READS
+        for fmt in ("table", "json", "csv")
+    }
+
+
+def test_known_at_reproduces_byte_for_byte_what_each_import_printed(rl):
+    times = ["2026-01-31T18:00:00Z", "2026-02-15T18:00:00Z", "2026-03-05T18:00:00Z"]
+    printed = []
+    for batch, at in zip(BATCHES, times):
+        rl("import", rl.write("batch.csv", batch), "--recorded-at", at)
+        printed.append(_outputs(rl))
+    for at, then in zip(times, printed):
+        assert _outputs(rl, "--known-at", at) == then
+    assert printed[0] != printed[1] != printed[2]
+
+
+def test_rebuild_gives_byte_identical_output_for_every_command(rl):
+    for batch in BATCHES:
+        rl("import", rl.write("batch.csv", batch))
+    before = _outputs(rl)
+    before_then = _outputs(rl, "--known-at", rl.events()[4]["recorded_at"])
+    assert "rebuilt the read models from 9 events" in rl("rebuild").stdout
+    assert _outputs(rl) == before
+    assert _outputs(rl, "--known-at", rl.events()[4]["recorded_at"]) == before_then
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_reads_on_an_empty_ledger(rl, fmt):
+    assert rl("mrr", "--as-of", "2026-01-01", "--format", fmt).exit_code == 0
+    assert rl("movements", "--from", "2026-01-01", "--to", "2026-01-31", "--format", fmt).exit_code == 0
+
+
+def test_read_models_of_a_ledger_re_created_at_the_same_path_are_rebuilt(tmp_path):
+    rl = Revledger(tmp_path)
+    rl("init")
+    rl("record", "subscription_started", "--customer", "old", "--date", "2026-01-01", "--subscription", "s1",
+       "--plan", "pro", "--amount", "100")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(rl.db + suffix):
+            os.remove(rl.db + suffix)  # the read models are left behind
+    rl("init")
+    rl("record", "subscription_started", "--customer", "new", "--date", "2026-01-01", "--subscription", "s1",
+       "--plan", "pro", "--amount", "7")
+    assert mrr(rl, "2026-01-31") == "7.00"
+    assert [e["customer_id"] for e in rl.events()] == ["new"]
