@@ -1,0 +1,69 @@
+"""Reporting periods (SPEC §6): calendar months, quarters and years, clipped to a range."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from ledger.clock import parse_date
+from ledger.errors import UsageError
+
+PERIODS = ("month", "quarter", "year")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")
+_YEAR = re.compile(r"(\d{4})")
+
+
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    first_of_next = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first_of_next - timedelta(days=1)
+
+
+def period_end(day: date, period: str) -> date:
+    """The last day of the calendar ``period`` (month, quarter or year) containing ``day``."""
+    if period == "month":
+        return month_end(day)
+    if period == "quarter":
+        return month_end(day.replace(month=(day.month - 1) // 3 * 3 + 3, day=1))
+    if period == "year":
+        return day.replace(month=12, day=31)
+    raise UsageError(f"unknown period {period!r} (use one of: {', '.join(PERIODS)})")
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """A named period as its first and last day: ``2026-03`` (month), ``2026-Q1`` (quarter), ``2026`` (year)."""
+    value = str(text).strip()
+    if m := _MONTH.fullmatch(value):
+        year, month = int(m[1]), int(m[2])
+        if not 1 <= month <= 12:
+            raise UsageError(f"{text!r} is not a period: month {month} does not exist")
+        first = date(year, month, 1)
+        return first, month_end(first)
+    if m := _QUARTER.fullmatch(value):
+        first = date(int(m[1]), (int(m[2]) - 1) * 3 + 1, 1)
+        return first, period_end(first, "quarter")
+    if m := _YEAR.fullmatch(value):
+        first = date(int(m[1]), 1, 1)
+        return first, date(first.year, 12, 31)
+    raise UsageError(f"{text!r} is not a period (write 2026-03, 2026-Q1 or 2026)")
+
+
+def split(start: date, end: date, period: str = "month") -> list[tuple[date, date]]:
+    """The calendar periods covering [start, end], the first and last clipped to the range."""
+    if end < start:
+        raise UsageError(f"the range ends ({end}) before it starts ({start})")
+    result = []
+    while start <= end:
+        last = min(period_end(start, period), end)
+        result.append((start, last))
+        start = last + timedelta(days=1)
+    return result
+
+
+def parse_range(start: str, end: str) -> tuple[date, date]:
+    """``--from``/``--to`` as an inclusive range of dates."""
+    first, last = parse_date(start), parse_date(end)
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}")
+    return first, last
