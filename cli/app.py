@@ -26,6 +26,7 @@ from cli.common import (
     known_suffix,
     state,
 )
+from cli.progress import progress
 from cli.render import Column
 from ledger.application import init_ledger
 from ledger.clock import parse_date
@@ -108,7 +109,8 @@ def import_(
         raise UsageError(f"{file}: cannot tell the format from its name; pass --format csv|jsonl|periods")
     ledger = state(ctx).ledger(actor)
     try:
-        result = ledger.import_file(file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive)
+        with progress(f"importing {os.path.basename(file)}"):
+            result = ledger.import_file(file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive)
     except RejectedError as e:
         if errors == "json":
             render.emit(render.as_json([p.as_dict() for p in e.problems]))
@@ -125,7 +127,8 @@ def import_(
             f"recorded {events[0].recorded_at} – {events[-1].recorded_at})"
             + (f"; {result.skipped} already recorded" if result.skipped else "")
         )
-        state(ctx).read_model.catch_up()
+        with progress("updating the read models"):
+            state(ctx).read_model.catch_up()
 
 
 class EventType(str, Enum):
@@ -257,7 +260,8 @@ def log(
                 "note", "target_event_id", "recorded_at", "actor", "source", "hash"]
         render.emit(render.as_csv(records, keys))
     else:
-        render.emit(render.table(records, LOG_COLUMNS))
+        title = f"Event log ({len(records):,} events){known_suffix(k)}"
+        render.emit(render.table(records, LOG_COLUMNS, title))
 
 
 @app.command()
@@ -312,7 +316,7 @@ MOVEMENT_COLUMNS = [
     Column("cause", "cause"),
     Column("from_mrr", "from MRR", "money"),
     Column("to_mrr", "to MRR", "money"),
-    Column("amount", "amount", "money"),
+    Column("amount", "amount", "money", render.lowers_mrr),
     Column("event_ids", "events"),
 ]
 
@@ -355,7 +359,8 @@ def rebuild(ctx: typer.Context) -> None:
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
-    sequence = st.read_model.catch_up()
+    with progress("rebuilding the read models"):
+        sequence = st.read_model.catch_up()
     typer.echo(f"rebuilt the read models from {sequence} events")
 
 
