@@ -2,3 +2,4 @@
 
 One line per module: add yours here.
 """
+from cli import metrics  # noqa: F401

@@ -1,0 +1,304 @@
+"""`metrics`, `cohorts` and `explain`: the period figures of SPEC §6 and the audit trail of §8."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from cli import render
+from cli.common import Format, FormatOption, KnownAt, app, handled, known_at_option, known_suffix, state
+from cli.render import Column
+from ledger.errors import UsageError
+from projections import queries
+from projections.cohorts import cohorts_report
+from projections.explain import explain as explain_metric
+from projections.metrics import metrics_report
+from projections.periods import month_end, parse_range
+
+Opt = typer.Option
+From = Annotated[str, Opt("--from", help="First day, YYYY-MM-DD.")]
+To = Annotated[str, Opt("--to", help="Last day, YYYY-MM-DD (inclusive).")]
+
+
+class Period(str, Enum):
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class ExplainFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def group_attribute(by: str | None) -> str | None:
+    if by is None:
+        return None
+    if by in ("segment", "channel", "region", "customer_name") or (by.startswith("attr.") and len(by) > 5):
+        return by
+    raise UsageError(f"--by {by!r}: group by segment, channel, region or attr.NAME")
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+# (label, JSON path, kind): the rows of the metrics table, top to bottom.
+METRIC_ROWS = [
+    ("Opening MRR", "opening_mrr", "money"),
+    ("+ New", "bridge.new", "money"),
+    ("+ Expansion", "bridge.expansion", "money"),
+    ("+ Reactivation", "bridge.reactivation", "money"),
+    ("- Contraction", "bridge.contraction", "money"),
+    ("- Churn", "bridge.churn", "money"),
+    ("= Net new MRR", "bridge.net_new", "money"),
+    ("Closing MRR", "closing_mrr", "money"),
+    ("ARR", "arr", "money"),
+    ("", None, "text"),
+    ("Retained expansion", "retention.expansion", "money"),
+    ("Retained contraction", "retention.contraction", "money"),
+    ("Retained churn", "retention.churn", "money"),
+    ("Net revenue retention", "retention.nrr", "ratio"),
+    ("Gross revenue retention", "retention.grr", "ratio"),
+    ("Expansion rate", "retention.expansion_rate", "ratio"),
+    ("Contraction rate", "retention.contraction_rate", "ratio"),
+    ("Churn rate", "retention.churn_rate", "ratio"),
+    ("", None, "text"),
+    ("Customers at opening", "customers.opening", "count"),
+    ("Customers at closing", "customers.closing", "count"),
+    ("New customers", "customers.new", "count"),
+    ("Reactivated customers", "customers.reactivated", "count"),
+    ("Churned customers", "customers.churned", "count"),
+    ("Logo churn rate", "customers.logo_churn_rate", "ratio"),
+    ("ARPA", "arpa", "money"),
+    ("Quick ratio", "quick_ratio", "times"),
+    ("Expansion share", "expansion_share", "ratio"),
+]
+
+
+def period_label(start: str, end: str) -> str:
+    """``2026-01`` for a whole month, ``2026-Q1`` for a whole quarter, ``2026`` for a whole year, else the range."""
+    s, e = date.fromisoformat(start), date.fromisoformat(end)
+    if s.day == 1 and e == month_end(e):
+        months = (e.year - s.year) * 12 + e.month - s.month + 1
+        if months == 1:
+            return start[:7]
+        if months == 3 and s.month % 3 == 1:
+            return f"{s.year}-Q{(s.month + 2) // 3}"
+        if months == 12 and s.month == 1:
+            return str(s.year)
+    return f"{start}..{end}"
+
+
+def _lookup(entry: dict[str, Any], path: str) -> Any:
+    value: Any = entry
+    for key in path.split("."):
+        value = value[key]
+    return value
+
+
+def _cell(value: Any, kind: str) -> str:
+    if kind == "money":
+        return render.money_cell(value)
+    if kind == "ratio":
+        return render.ratio_cell(value)
+    if kind == "count":
+        return f"{value:,}"
+    if kind == "times":  # a multiple, as finance quotes a quick ratio: 1.13x
+        return "n/a" if value is None else f"{Decimal(value):,.2f}x"
+    return "" if value is None else str(value)
+
+
+def metrics_table(report: dict[str, Any], k: queries.Knowledge, period: str, by: str | None) -> str:
+    """Periods as columns, the figures as rows (one block per group), causes below the bridge."""
+    blocks: dict[Any, list[dict[str, Any]]] = {}
+    for entry in report["periods"]:
+        blocks.setdefault(entry["group"], []).append(entry)
+    out = []
+    title = f"Metrics by {period} ({report['currency']}){known_suffix(k)}"
+    if not report["periods"]:
+        return f"{title}\n(no customers in that range)"
+    for group, entries in blocks.items():
+        labels = [period_label(e["start"], e["end"]) for e in entries]
+        columns = [Column("metric", "")] + [Column(f"p{i}", label, "count") for i, label in enumerate(labels)]
+        rows = []
+        for label, path, kind in METRIC_ROWS:
+            row: dict[str, Any] = {"metric": label}
+            for i, entry in enumerate(entries):
+                row[f"p{i}"] = _cell(_lookup(entry, path), kind) if path else ""
+            rows.append(row)
+        rows.append({"metric": ""})
+        for kind in ("expansion", "contraction"):
+            causes = sorted({c for e in entries for c in e["causes"][kind]})
+            for cause in causes:
+                row = {"metric": f"{kind.capitalize()}: {cause}"}
+                for i, entry in enumerate(entries):
+                    row[f"p{i}"] = render.money_cell(entry["causes"][kind].get(cause, "0.00"))
+                rows.append(row)
+        heading = title if not by else f"{title}\n{by} = {'(none)' if group is None else group}"
+        out.append(render.table(rows, columns, heading))
+    return "\n\n".join(out)
+
+
+@app.command()
+@handled
+def metrics(
+    ctx: typer.Context,
+    from_: From,
+    to: To,
+    period: Annotated[Period, Opt("--period", help="Period size; the first and last are clipped to the range.")] = Period.month,
+    by: Annotated[str | None, Opt("--by", help="Group by segment, channel, region or attr.NAME.")] = None,
+    known_at: KnownAt = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """MRR bridge, retention, customer counts and causes per period (and group)."""
+    start, end = parse_range(from_, to)
+    attribute = group_attribute(by)
+    rm = state(ctx).read_model
+    k = queries.knowledge(rm, known_at_option(known_at))
+    report = metrics_report(rm, start, end, k, period=period.value, by=attribute)
+    if format is Format.json:
+        render.emit(render.as_json(report))
+    elif format is Format.csv:
+        rows = [render.flatten(entry) for entry in report["periods"]]
+        keys = _csv_keys(rows)
+        render.emit(render.as_csv(rows, keys))
+    else:
+        render.emit(metrics_table(report, k, period.value, attribute))
+
+
+def _csv_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """The flattened keys of every row, in first-seen order; causes (which vary) sorted at the end."""
+    fixed: list[str] = []
+    causes: set[str] = set()
+    for row in rows:
+        for key in row:
+            if key.startswith("causes."):
+                causes.add(key)
+            elif key not in fixed:
+                fixed.append(key)
+    if not rows:
+        fixed = ["start", "end", "group", "opening_mrr", "closing_mrr"]
+    before_causes = fixed[: fixed.index("arpa")] if "arpa" in fixed else fixed
+    after = fixed[len(before_causes):]
+    return before_causes + sorted(causes) + after
+
+
+# -- cohorts ---------------------------------------------------------------------------------
+
+
+@app.command()
+@handled
+def cohorts(
+    ctx: typer.Context,
+    from_: From,
+    to: To,
+    known_at: KnownAt = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Cohorts by month of first `new` movement: MRR, NRR, active logos and contraction per month offset."""
+    start, end = parse_range(from_, to)
+    rm = state(ctx).read_model
+    k = queries.knowledge(rm, known_at_option(known_at))
+    report = cohorts_report(rm, start, end, k)
+    if format is Format.json:
+        render.emit(render.as_json(report))
+        return
+    if format is Format.csv:
+        rows = [{"cohort": c["cohort"], "customers": c["customers"], "mrr_0": c["mrr_0"], **o} for c in report["cohorts"] for o in c["offsets"]]
+        keys = ["cohort", "customers", "mrr_0", "k", "month", "as_of", "mrr", "nrr", "active", "logo_retention", "contraction", "contraction_rate"]
+        render.emit(render.as_csv(rows, keys))
+        return
+    render.emit(cohorts_table(report, k))
+
+
+def cohorts_table(report: dict[str, Any], k: queries.Knowledge) -> str:
+    """Three triangles, cohorts as rows and month offsets as columns: NRR, logo retention, cumulative contraction."""
+    title = f"Cohorts by month of first revenue ({report['currency']}){known_suffix(k)}"
+    if not report["cohorts"]:
+        return f"{title}\n(no cohorts in that range)"
+    width = max(len(c["offsets"]) for c in report["cohorts"])
+    out = []
+    for key, name in (("nrr", "Net revenue retention"), ("logo_retention", "Logo retention"), ("contraction_rate", "Cumulative contraction rate")):
+        columns = [Column("cohort", "cohort"), Column("customers", "customers", "count"), Column("mrr_0", "MRR month 0", "money")]
+        columns += [Column(f"m{i}", f"M{i}", "ratio") for i in range(width)]
+        rows = []
+        for c in report["cohorts"]:
+            row: dict[str, Any] = {"cohort": c["cohort"], "customers": c["customers"], "mrr_0": c["mrr_0"]}
+            for o in c["offsets"]:
+                row[f"m{o['k']}"] = o[key]
+            for i in range(len(c["offsets"]), width):
+                row[f"m{i}"] = ""
+            rows.append(row)
+        cells = [{**r, **{f"m{i}": ("" if r[f"m{i}"] == "" else render.ratio_cell(r[f"m{i}"])) for i in range(width)}} for r in rows]
+        columns = columns[:3] + [Column(f"m{i}", f"M{i}", "count") for i in range(width)]
+        out.append(render.table(cells, columns, f"{title}\n{name}" if not out else name))
+    return "\n\n".join(out)
+
+
+# -- explain ---------------------------------------------------------------------------------
+
+
+@app.command()
+@handled
+def explain(
+    ctx: typer.Context,
+    metric: Annotated[str, typer.Argument(help="A metric's JSON path: opening_mrr, bridge.expansion, customers.churned, causes.contraction.seats …")],
+    from_: From,
+    to: To,
+    group: Annotated[str | None, Opt("--group", help="Only this group's customers (see --by).")] = None,
+    by: Annotated[str, Opt("--by", help="The attribute --group refers to: segment, channel, region or attr.NAME.")] = "segment",
+    known_at: KnownAt = None,
+    format: Annotated[ExplainFormat, Opt("--format", help="Output format.")] = ExplainFormat.table,
+) -> None:
+    """The customers, movements and events that make up one figure of one period (the range)."""
+    start, end = parse_range(from_, to)
+    attribute = group_attribute(by) if group is not None else None
+    rm = state(ctx).read_model
+    k = queries.knowledge(rm, known_at_option(known_at))
+    report = explain_metric(rm, metric, start, end, k, group=group, by=attribute)
+    if format is ExplainFormat.json:
+        render.emit(render.as_json(report))
+    else:
+        render.emit(explain_table(report, k, attribute))
+
+
+EXPLAIN_COLUMNS = [
+    Column("customer_id", "customer"),
+    Column("amount", "amount", "count"),
+    Column("date", "date"),
+    Column("category", "category"),
+    Column("cause", "cause"),
+    Column("movement", "movement", "money"),
+    Column("events", "events (sequence, recorded at, actor, source)"),
+]
+
+
+def explain_table(report: dict[str, Any], k: queries.Knowledge, by: str | None) -> str:
+    counting = report["metric"].startswith("customers.")
+    show = (lambda v: v) if counting else render.money_cell
+    where = f", {by} = {report['group']}" if by else ""
+    title = (
+        f"{report['metric']} {report['start']} – {report['end']}{where} ({report['currency']}){known_suffix(k)}: "
+        f"{show(report['value'])} from {len(report['items']):,} customers"
+    )
+    rows = []
+    for item in report["items"]:
+        moves = item["movements"] or [None]
+        for i, m in enumerate(moves):
+            row = {"customer_id": item["customer_id"] if i == 0 else "", "amount": show(item["amount"]) if i == 0 else ""}
+            if m is not None:
+                cause = m["cause"] or ""
+                if "parts" in m:
+                    cause += " (" + ", ".join(f"{c} {render.money_cell(a)}" for c, a in m["parts"].items()) + ")"
+                row.update(
+                    date=m["date"],
+                    category=m["category"],
+                    cause=cause,
+                    movement=m["amount"],
+                    events="; ".join(f"{e['event_id']} (#{e['sequence']}, {e['recorded_at']}, {e['actor']}, {e['source']})" for e in m["events"]),
+                )
+            rows.append(row)
+    return render.table(rows, EXPLAIN_COLUMNS, title)

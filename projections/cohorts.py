@@ -1,0 +1,99 @@
+"""Cohorts (SPEC §6): customers grouped by the month of their first `new` movement, followed month by month.
+
+Reading of the SPEC (docs/metrics.md): a cohort is listed when its month
+overlaps [start, end]; its offsets run from k = 0 (the cohort month) to the
+month containing ``end``, each measured at the end of month cohort+k, clipped
+to ``end`` as periods are. Contraction is cumulative over months 1..k,
+contraction movements only (churn shows in mrr_k); logo retention divides by
+the cohort's size.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from ledger.money import cents_text, ratio, ratio_text
+from projections.metrics import ReconciliationError, movement_stream
+from projections.movements import CONTRACTION, NEW
+from projections.periods import month_end
+from projections.queries import VISIBLE, Knowledge
+from projections.readmodel import ReadModel
+
+
+def _month_text(day: date) -> str:
+    return day.isoformat()[:7]
+
+
+def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> dict[str, Any]:
+    """Every cohort whose month overlaps [start, end], with MRR, NRR, logos and contraction per month offset."""
+    joined = dict(
+        rm.db.execute(
+            f"SELECT customer_id, date FROM movements WHERE {VISIBLE} AND category = :new AND date <= :end",
+            {"known": known.sequence, "new": NEW, "end": end.isoformat()},
+        ).fetchall()
+    )
+    first_month = start.replace(day=1).isoformat()
+    cohort_of = {c: day[:7] for c, day in joined.items() if day >= first_month}
+    months = sorted(set(cohort_of.values()))
+    size = {m: 0 for m in months}
+    for m in cohort_of.values():
+        size[m] += 1
+    mrr_sum = {m: 0 for m in months}
+    active = {m: 0 for m in months}
+    contraction = {m: 0 for m in months}
+    mrr: dict[str, int] = {}
+    offsets: dict[str, list[dict[str, Any]]] = {m: [] for m in months}
+
+    def snapshot(month: date, as_of: date) -> None:
+        label = _month_text(month)
+        for cohort in months:
+            if cohort > label:
+                break
+            rows = offsets[cohort]
+            mrr_0 = rows[0]["_mrr"] if rows else mrr_sum[cohort]
+            rows.append(
+                {
+                    "k": len(rows),
+                    "month": label,
+                    "as_of": as_of.isoformat(),
+                    "mrr": cents_text(mrr_sum[cohort]),
+                    "nrr": ratio_text(ratio(mrr_sum[cohort], mrr_0)),
+                    "active": active[cohort],
+                    "logo_retention": ratio_text(ratio(active[cohort], size[cohort])),
+                    "contraction": cents_text(contraction[cohort]),
+                    "contraction_rate": ratio_text(ratio(contraction[cohort], mrr_0)),
+                    "_mrr": mrr_sum[cohort],
+                }
+            )
+
+    month = date.fromisoformat(months[0] + "-01") if months else None
+    as_of = min(month_end(month), end) if month else None
+    for customer, day, category, _, from_cents, to_cents in movement_stream(rm, end, known.sequence):
+        cohort = cohort_of.get(customer)
+        if cohort is None:
+            continue
+        while as_of is not None and day > as_of.isoformat():
+            snapshot(month, as_of)
+            month = as_of + timedelta(days=1)
+            as_of = min(month_end(month), end)
+        before = mrr.get(customer, 0)
+        if before != from_cents:
+            raise ReconciliationError(f"movement of {customer} on {day} does not start from its MRR the day before")
+        mrr[customer] = to_cents
+        mrr_sum[cohort] += to_cents - before
+        active[cohort] += (to_cents > 0) - (before > 0)
+        if category == CONTRACTION and day[:7] > cohort:
+            contraction[cohort] += from_cents - to_cents
+    while month is not None and month <= end:
+        snapshot(month, as_of)
+        month = as_of + timedelta(days=1)
+        as_of = min(month_end(month), end)
+
+    cohorts = []
+    for cohort in months:
+        rows = offsets[cohort]
+        for row in rows:
+            del row["_mrr"]
+        cohorts.append({"cohort": cohort, "customers": size[cohort], "mrr_0": rows[0]["mrr"] if rows else "0.00", "offsets": rows})
+    return {"currency": rm.settings.currency, "known_at": known.recorded_at, "cohorts": cohorts}

@@ -1,0 +1,269 @@
+"""The audit trail of a figure (SPEC §8): the customers, movements and events that make it up.
+
+The figure itself comes from the metrics (``metrics.report_for`` over the range
+as one period); the items are gathered separately, customer by customer, and
+must add up to it exactly, or the answer is an error rather than a wrong trail.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ledger.errors import UsageError
+from ledger.money import cents_text
+from projections.metrics import Figures, ReconciliationError, figures_json, report_for
+from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
+from projections.queries import VISIBLE, Knowledge, attribute_on
+from projections.readmodel import ReadModel
+
+MONEY_METRICS = (
+    "opening_mrr",
+    "closing_mrr",
+    "arr",
+    *(f"bridge.{c}" for c in (NEW, EXPANSION, CONTRACTION, CHURN, REACTIVATION, "net_new")),
+    "retention.expansion",
+    "retention.contraction",
+    "retention.churn",
+)
+COUNT_METRICS = tuple(f"customers.{c}" for c in ("opening", "closing", "new", "reactivated", "churned"))
+CAUSE_PREFIXES = ("causes.expansion.", "causes.contraction.")
+# Ratios are not sums of customers' amounts; their parts are explained instead.
+RATIOS = {
+    "retention.nrr": "opening_mrr, retention.expansion, retention.contraction and retention.churn",
+    "retention.grr": "opening_mrr, retention.contraction and retention.churn",
+    "retention.expansion_rate": "retention.expansion and opening_mrr",
+    "retention.contraction_rate": "retention.contraction and opening_mrr",
+    "retention.churn_rate": "retention.churn and opening_mrr",
+    "customers.logo_churn_rate": "customers.opening and customers.churned",
+    "arpa": "closing_mrr and customers.closing",
+    "quick_ratio": "bridge.new, bridge.expansion, bridge.reactivation, bridge.contraction and bridge.churn",
+    "expansion_share": "bridge.expansion and bridge.new",
+}
+_CATEGORY_OF = {"new": NEW, "reactivated": REACTIVATION, "churned": CHURN}
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    date: str
+    category: str
+    cause: str | None
+    from_cents: int
+    to_cents: int
+    event_ids: tuple[str, ...]
+    parts: str
+
+    @property
+    def amount(self) -> int:
+        return abs(self.to_cents - self.from_cents)
+
+    @property
+    def signed(self) -> int:
+        return self.to_cents - self.from_cents
+
+
+@dataclass(slots=True)
+class _Customer:
+    """A customer's movements up to the end of the range: the last before it, and those inside it."""
+
+    before: _Move | None = None
+    inside: list[_Move] | None = None
+
+    @property
+    def opening(self) -> int:
+        return self.before.to_cents if self.before else 0
+
+    @property
+    def last(self) -> _Move | None:
+        return self.inside[-1] if self.inside else self.before
+
+    @property
+    def closing(self) -> int:
+        last = self.last
+        return last.to_cents if last else 0
+
+
+def metric_names() -> list[str]:
+    """Every metric `explain` can trace (plus causes.expansion.CAUSE and causes.contraction.CAUSE)."""
+    return [*MONEY_METRICS, *COUNT_METRICS]
+
+
+def _check_name(metric: str) -> None:
+    if metric in RATIOS:
+        raise UsageError(f"{metric} is a ratio, not a sum over customers: explain its parts instead ({RATIOS[metric]})")
+    if metric in MONEY_METRICS or metric in COUNT_METRICS:
+        return
+    if any(metric.startswith(p) and len(metric) > len(p) for p in CAUSE_PREFIXES):
+        return
+    raise UsageError(
+        f"cannot explain {metric!r}: use one of {', '.join(metric_names())}, causes.expansion.CAUSE or causes.contraction.CAUSE"
+    )
+
+
+def _value(entry: dict[str, Any], metric: str) -> Any:
+    if metric.startswith("causes."):
+        _, kind, cause = metric.split(".", 2)
+        return entry["causes"][kind].get(cause, "0.00")
+    value: Any = entry
+    for key in metric.split("."):
+        value = value[key]
+    return value
+
+
+def _customers(rm: ReadModel, start: date, end: date, known: int, members) -> dict[str, _Customer]:
+    rows = rm.db.execute(
+        "SELECT customer_id, date, category, cause, from_cents, to_cents, event_ids, parts FROM movements "
+        f"WHERE {VISIBLE} AND date <= :end ORDER BY date",
+        {"known": known, "end": end.isoformat()},
+    )
+    first = start.isoformat()
+    customers: dict[str, _Customer] = {}
+    for customer_id, day, category, cause, from_cents, to_cents, event_ids, parts in rows:
+        if not members(customer_id):
+            continue
+        c = customers.setdefault(customer_id, _Customer())
+        move = _Move(day, category, cause, from_cents, to_cents, tuple(json.loads(event_ids)), parts)
+        if day < first:
+            c.before = move
+        else:
+            if c.inside is None:
+                c.inside = []
+            c.inside.append(move)
+    return customers
+
+
+def _items(metric: str, customers: dict[str, _Customer]) -> list[tuple[str, int, list[_Move]]]:
+    """(customer, amount, movements) per customer making up ``metric``."""
+    items = []
+    for customer_id in sorted(customers):
+        c = customers[customer_id]
+        inside = c.inside or []
+        o, k = c.opening, c.closing
+        item: tuple[int, list[_Move]] | None = None
+        if metric in ("opening_mrr", "customers.opening"):
+            if o > 0:
+                item = (o if metric == "opening_mrr" else 1, [c.before])
+        elif metric in ("closing_mrr", "arr", "customers.closing"):
+            if k > 0:
+                item = ({"closing_mrr": k, "arr": 12 * k}.get(metric, 1), [c.last])
+        elif metric == "bridge.net_new":
+            if inside:
+                item = (sum(m.signed for m in inside), inside)
+        elif metric.startswith("bridge."):
+            theirs = [m for m in inside if m.category == metric[7:]]
+            if theirs:
+                item = (sum(m.amount for m in theirs), theirs)
+        elif metric.startswith("customers."):
+            theirs = [m for m in inside if m.category == _CATEGORY_OF[metric[10:]]]
+            if theirs:
+                item = (1, theirs)
+        elif metric.startswith("causes."):
+            _, kind, cause = metric.split(".", 2)
+            theirs = [m for m in inside if m.category == kind and m.cause == cause]
+            if theirs:
+                item = (sum(m.amount for m in theirs), theirs)
+        elif o > 0:  # retention.*: over the customers active at opening
+            if metric == "retention.churn" and k == 0:
+                item = (o, inside)
+            elif metric == "retention.expansion" and 0 < o < k:
+                item = (k - o, inside)
+            elif metric == "retention.contraction" and 0 < k < o:
+                item = (o - k, inside)
+        if item is not None:
+            items.append((customer_id, item[0], item[1]))
+    return items
+
+
+def _events(rm: ReadModel, event_ids: set[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    ids = sorted(event_ids)
+    for begin in range(0, len(ids), 500):
+        chunk = ids[begin : begin + 500]
+        marks = ",".join("?" * len(chunk))
+        for event_id, sequence, effective_date, recorded_at, record in rm.db.execute(
+            f"SELECT event_id, sequence, effective_date, recorded_at, record FROM events WHERE event_id IN ({marks})", chunk
+        ):
+            data = json.loads(record)
+            found[event_id] = {
+                "event_id": event_id,
+                "sequence": sequence,
+                "effective_date": effective_date,
+                "recorded_at": recorded_at,
+                "actor": data.get("actor"),
+                "source": data.get("source"),
+            }
+    return found
+
+
+def explain(
+    rm: ReadModel,
+    metric: str,
+    start: date,
+    end: date,
+    known: Knowledge,
+    *,
+    group: str | None = None,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """SPEC §8: ``metric`` over [start, end] taken as one period (for one group of ``by``), and what makes it up.
+
+    With ``by``, only the customers whose attribute, as of ``end``, equals
+    ``group`` count (``group`` None: those without it), as in `metrics --by`.
+    """
+    _check_name(metric)
+    if end < start:
+        raise UsageError(f"the range ends ({end}) before it starts ({start})")
+    report = report_for(rm, [(start, end)], known, by=by)
+    entry = next((p for p in report["periods"] if p["group"] == group), None)
+    if entry is None:
+        entry = figures_json(start, end, group, Figures())
+    value = _value(entry, metric)
+    if by:
+        values = attribute_on(rm, by, end, known.sequence)
+        members = lambda customer_id: values.get(customer_id) == group  # noqa: E731
+    else:
+        members = lambda customer_id: True  # noqa: E731
+    items = _items(metric, _customers(rm, start, end, known.sequence, members))
+    counting = metric in COUNT_METRICS
+    total = sum(amount for _, amount, _ in items)
+    if (str(total) if counting else cents_text(total)) != str(value):
+        raise ReconciliationError(
+            f"explain {metric} {start}..{end}: the items add up to {total if counting else cents_text(total)}, "
+            f"the figure is {value}; run `revledger rebuild`"
+        )
+    events = _events(rm, {e for _, _, moves in items for m in moves for e in m.event_ids})
+    return {
+        "metric": metric,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "group": group,
+        "currency": report["currency"],
+        "known_at": report["known_at"],
+        "value": str(value),
+        "items": [
+            {
+                "customer_id": customer_id,
+                "amount": str(amount) if counting else cents_text(amount),
+                "movements": [_movement_json(m, events) for m in moves],
+            }
+            for customer_id, amount, moves in items
+        ],
+    }
+
+
+def _movement_json(m: _Move, events: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "date": m.date,
+        "category": m.category,
+        "cause": m.cause,
+        "amount": cents_text(m.amount),
+        "from_mrr": cents_text(m.from_cents),
+        "to_mrr": cents_text(m.to_cents),
+    }
+    if m.cause == "mixed":
+        data["parts"] = {cause: cents_text(delta) for cause, delta in sorted(json.loads(m.parts).items())}
+    data["events"] = [events[e] for e in m.event_ids if e in events]
+    return data
+

@@ -1,0 +1,280 @@
+"""Period metrics (SPEC §6): the MRR bridge, net retention, customer counts, causes, per group.
+
+One ordered pass over the movements visible at the knowledge sequence (integer
+cents), keeping each customer's running MRR: opening and closing per group are
+sums of that per-customer state, the bridge sums the movements dated in the
+period, and the two are checked against each other for every period and group
+(opening + net new = closing), so a figure that does not reconcile is an error,
+never a report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from ledger.errors import StorageError
+from ledger.money import cents_text, ratio, ratio_text
+from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
+from projections.periods import split
+from projections.queries import VISIBLE, Knowledge
+from projections.readmodel import ReadModel
+
+GROUPABLE = ("segment", "channel", "region", "customer_name")
+
+
+class ReconciliationError(StorageError):
+    """A figure that does not reconcile: the read models disagree with themselves (run `revledger rebuild`)."""
+
+
+@dataclass(slots=True)
+class Figures:
+    """One period's figures for one group, in integer cents (SPEC §6).
+
+    Attributes:
+      opening, closing: Σ MRR of the group's customers at the end of s-1 and of e.
+      opening_count, closing_count: its customers active (MRR > 0) then.
+      bridge: Σ movement amounts per category, dated in the period.
+      movers: customers with at least one movement of each category in the period.
+      causes: Σ amounts of expansion and contraction movements per cause.
+      kept_expansion, kept_contraction, kept_churn, lost: net retention over S,
+        the customers active at opening (lost: those of S with no MRR at closing).
+    """
+
+    opening: int = 0
+    closing: int = 0
+    opening_count: int = 0
+    closing_count: int = 0
+    bridge: dict[str, int] = field(default_factory=lambda: {c: 0 for c in (NEW, EXPANSION, CONTRACTION, CHURN, REACTIVATION)})
+    movers: dict[str, set[str]] = field(default_factory=lambda: {NEW: set(), REACTIVATION: set(), CHURN: set()})
+    causes: dict[str, dict[str, int]] = field(default_factory=lambda: {EXPANSION: {}, CONTRACTION: {}})
+    kept_expansion: int = 0
+    kept_contraction: int = 0
+    kept_churn: int = 0
+    lost: int = 0
+    touched: bool = False
+
+    @property
+    def net_new(self) -> int:
+        b = self.bridge
+        return b[NEW] + b[EXPANSION] + b[REACTIVATION] - b[CONTRACTION] - b[CHURN]
+
+
+def movement_stream(rm: ReadModel, end: date, known: int):
+    """Every visible movement dated on or before ``end``, in date order (one per customer and day)."""
+    return rm.db.execute(
+        "SELECT customer_id, date, category, cause, from_cents, to_cents FROM movements "
+        f"WHERE {VISIBLE} AND date <= :end ORDER BY date",
+        {"known": known, "end": end.isoformat()},
+    )
+
+
+def attribute_changes(rm: ReadModel, name: str, end: date, known: int) -> list[tuple[str, str, str]]:
+    """(customer, value, effective date) of every visible setting of ``name`` up to ``end``, in the order they apply.
+
+    Applied in this order up to a day, they leave each customer with the value
+    ``queries.attribute_on`` reads for that day.
+    """
+    return rm.db.execute(
+        "SELECT customer_id, value, effective_date FROM attributes "
+        f"WHERE name = :name AND {VISIBLE} AND effective_date <= :end ORDER BY effective_date, event_sequence",
+        {"name": name, "known": known, "end": end.isoformat()},
+    ).fetchall()
+
+
+def period_figures(
+    rm: ReadModel, spans: list[tuple[date, date]], known: int, by: str | None = None
+) -> list[tuple[date, date, dict[str | None, Figures]]]:
+    """Figures per period and group, from one ordered pass over the movements.
+
+    A group appears for a period when one of its customers has MRR > 0 at
+    opening or closing or a movement in it; without ``by`` the one group None
+    always appears.
+    """
+    if not spans:
+        return []
+    mrr: dict[str, int] = {}  # each customer's MRR at the point the pass has reached
+    group_of: dict[str, str] = {}  # each customer's group, as of the current period's last day
+    group_mrr: dict[str | None, int] = {}
+    group_active: dict[str | None, int] = {}
+    changes = attribute_changes(rm, by, spans[-1][1], known) if by else []
+    next_change = 0
+    rows = movement_stream(rm, spans[-1][1], known)
+    first_day = spans[0][0].isoformat()
+    row = None
+    for row in rows:  # before the range: only the state matters
+        if row[1] >= first_day:
+            break
+        mrr[row[0]] = row[5]
+    else:
+        row = None
+
+    result = []
+    for index, (start, end) in enumerate(spans):
+        last_day = end.isoformat()
+        # Regroup: the attribute as of this period's last day, for opening, movements and closing.
+        while next_change < len(changes) and changes[next_change][2] <= last_day:
+            customer, value, _ = changes[next_change]
+            next_change += 1
+            old = group_of.get(customer)
+            group_of[customer] = value
+            cents = mrr.get(customer, 0)
+            if index and cents and old != value:
+                group_mrr[old] -= cents
+                group_active[old] -= 1
+                group_mrr[value] = group_mrr.get(value, 0) + cents
+                group_active[value] = group_active.get(value, 0) + 1
+        if index == 0:
+            for customer, cents in mrr.items():
+                if cents:
+                    g = group_of.get(customer)
+                    group_mrr[g] = group_mrr.get(g, 0) + cents
+                    group_active[g] = group_active.get(g, 0) + 1
+        figures: dict[str | None, Figures] = {}
+        for g, cents in group_mrr.items():
+            if group_active[g] or cents:
+                figures[g] = Figures(opening=cents, opening_count=group_active[g])
+        opening_of: dict[str, int] = {}  # o_c of every customer that moves in the period
+
+        while row is not None and row[1] <= last_day:
+            customer, day, category, cause, from_cents, to_cents = row
+            before = mrr.get(customer, 0)
+            if before != from_cents:
+                raise ReconciliationError(
+                    f"movement of {customer} on {day} starts from {cents_text(from_cents)} "
+                    f"but its MRR the day before was {cents_text(before)}; run `revledger rebuild`"
+                )
+            mrr[customer] = to_cents
+            if customer not in opening_of:
+                opening_of[customer] = before
+            g = group_of.get(customer) if by else None
+            f = figures.get(g)
+            if f is None:
+                f = figures[g] = Figures()
+            f.touched = True
+            group_mrr[g] = group_mrr.get(g, 0) + to_cents - before
+            group_active[g] = group_active.get(g, 0) + (to_cents > 0) - (before > 0)
+            amount = abs(to_cents - from_cents)
+            f.bridge[category] += amount
+            if category in f.movers:
+                f.movers[category].add(customer)
+            else:
+                by_cause = f.causes[category]
+                by_cause[cause] = by_cause.get(cause, 0) + amount
+            row = next(rows, None)
+
+        for customer, o in opening_of.items():
+            if o > 0:
+                f = figures[group_of.get(customer) if by else None]
+                c = mrr[customer]
+                if c > 0:
+                    if c > o:
+                        f.kept_expansion += c - o
+                    else:
+                        f.kept_contraction += o - c
+                else:
+                    f.kept_churn += o
+                    f.lost += 1
+        if not by and None not in figures:
+            figures[None] = Figures()
+        for g, f in figures.items():
+            f.closing = group_mrr.get(g, 0)
+            f.closing_count = group_active.get(g, 0)
+            if f.opening + f.net_new != f.closing:
+                raise ReconciliationError(
+                    f"{start}..{end}{'' if g is None else f' group {g}'}: opening {cents_text(f.opening)} + "
+                    f"net new {cents_text(f.net_new)} != closing {cents_text(f.closing)}; run `revledger rebuild`"
+                )
+        listed = {g: f for g, f in figures.items() if not by or f.touched or f.opening_count or f.closing_count}
+        result.append((start, end, listed))
+    if sum(group_mrr.values()) != sum(mrr.values()):
+        raise ReconciliationError("group totals differ from the customers' MRR; run `revledger rebuild`")
+    return result
+
+
+def group_order(group: str | None) -> tuple[bool, str]:
+    """Groups by name, customers without the attribute (null) last, as `mrr --by` lists them."""
+    return (group is None, group or "")
+
+
+def arpa_cents(closing: int, customers: int) -> int | None:
+    """closing / customers in cents, ROUND_HALF_EVEN (ARPA is money, so it has cents, not six places)."""
+    if not customers:
+        return None
+    whole, rest = divmod(closing, customers)
+    if 2 * rest > customers or (2 * rest == customers and whole % 2):
+        whole += 1
+    return whole
+
+
+def figures_json(start: date, end: date, group: str | None, f: Figures) -> dict[str, Any]:
+    """One period and group as SPEC §11 prints it."""
+    b = f.bridge
+    kept = f.opening + f.kept_expansion - f.kept_contraction - f.kept_churn  # Σ c_c over S
+    gains = b[NEW] + b[EXPANSION] + b[REACTIVATION]
+    arpa = arpa_cents(f.closing, f.closing_count)
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "group": group,
+        "opening_mrr": cents_text(f.opening),
+        "closing_mrr": cents_text(f.closing),
+        "arr": cents_text(12 * f.closing),
+        "bridge": {
+            NEW: cents_text(b[NEW]),
+            EXPANSION: cents_text(b[EXPANSION]),
+            CONTRACTION: cents_text(b[CONTRACTION]),
+            CHURN: cents_text(b[CHURN]),
+            REACTIVATION: cents_text(b[REACTIVATION]),
+            "net_new": cents_text(f.net_new),
+        },
+        "retention": {
+            "expansion": cents_text(f.kept_expansion),
+            "contraction": cents_text(f.kept_contraction),
+            "churn": cents_text(f.kept_churn),
+            "nrr": ratio_text(ratio(kept, f.opening)),
+            "grr": ratio_text(ratio(f.opening - f.kept_contraction - f.kept_churn, f.opening)),
+            "expansion_rate": ratio_text(ratio(f.kept_expansion, f.opening)),
+            "contraction_rate": ratio_text(ratio(f.kept_contraction, f.opening)),
+            "churn_rate": ratio_text(ratio(f.kept_churn, f.opening)),
+        },
+        "customers": {
+            "opening": f.opening_count,
+            "closing": f.closing_count,
+            "new": len(f.movers[NEW]),
+            "reactivated": len(f.movers[REACTIVATION]),
+            "churned": len(f.movers[CHURN]),
+            "logo_churn_rate": ratio_text(ratio(f.lost, f.opening_count)),
+        },
+        "causes": {
+            kind: {cause: cents_text(amount) for cause, amount in sorted(f.causes[kind].items())}
+            for kind in (EXPANSION, CONTRACTION)
+        },
+        "arpa": None if arpa is None else cents_text(arpa),
+        "quick_ratio": ratio_text(ratio(gains, b[CONTRACTION] + b[CHURN])),
+        "expansion_share": ratio_text(ratio(b[EXPANSION], b[NEW] + b[EXPANSION])),
+    }
+
+
+def metrics_report(
+    rm: ReadModel, start: date, end: date, known: Knowledge, *, period: str = "month", by: str | None = None
+) -> dict[str, Any]:
+    """SPEC §11 `metrics --format json`: every period of [start, end] (clipped) and, with ``by``, every group."""
+    return report_for(rm, split(start, end, period), known, by=by)
+
+
+def report_for(
+    rm: ReadModel, spans: list[tuple[date, date]], known: Knowledge, *, by: str | None = None
+) -> dict[str, Any]:
+    """The metrics document for explicit periods (``explain`` measures its range as one period)."""
+    periods = [
+        figures_json(start, end, group, figures[group])
+        for start, end, figures in period_figures(rm, spans, known.sequence, by)
+        for group in sorted(figures, key=group_order)
+    ]
+    return {"currency": rm.settings.currency, "known_at": known.recorded_at, "periods": periods}
+
+
+def day_before(day: date) -> date:
+    return day - timedelta(days=1)
