@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import render
+from cli import render, xlsx
 from cli.common import (
     DbOption,
+    ExportFormat,
+    ExportFormatOption,
     FileFormat,
     Format,
     FormatOption,
@@ -24,7 +26,9 @@ from cli.common import (
     handled,
     known_at_option,
     known_suffix,
+    OutOption,
     state,
+    xlsx_target,
 )
 from cli.progress import progress
 from cli.render import Column
@@ -330,7 +334,8 @@ def movements(
     customer: Annotated[str | None, Opt("--customer", help="Only this customer.")] = None,
     category: Annotated[str | None, Opt("--category", help="new, expansion, contraction, churn or reactivation.")] = None,
     known_at: KnownAt = None,
-    format: FormatOption = Format.table,
+    format: ExportFormatOption = ExportFormat.table,
+    out: OutOption = None,
 ) -> None:
     """Movement rows: one per customer per day its MRR changed."""
     from projections.movements import CATEGORIES
@@ -340,12 +345,15 @@ def movements(
     rm = state(ctx).read_model
     k = queries.knowledge(rm, known_at_option(known_at))
     rows = queries.movement_rows(rm, parse_date(from_), parse_date(to), k.sequence, customer=customer, category=category)
-    if format is Format.json:
+    title = f"Movements {from_} – {to} ({rm.settings.currency}){known_suffix(k)}"
+    if workbook := xlsx_target(format, out):
+        xlsx.write(workbook, [xlsx.Sheet("movements", rows, MOVEMENT_COLUMNS, [title])])
+        typer.echo(f"wrote {len(rows)} movements to {workbook}")
+    elif format is ExportFormat.json:
         render.emit(render.as_json(rows))
-    elif format is Format.csv:
+    elif format is ExportFormat.csv:
         render.emit(render.as_csv(rows, [c.key for c in MOVEMENT_COLUMNS]))
     else:
-        title = f"Movements {from_} – {to} ({rm.settings.currency}){known_suffix(k)}"
         render.emit(render.table(rows, MOVEMENT_COLUMNS, title))
 
 

@@ -111,3 +111,25 @@ KnownAt = Annotated[
     typer.Option("--known-at", help="Answer as the ledger would have at this instant (ISO-8601; a bare date means its end, UTC)."),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+
+class ExportFormat(str, Enum):
+    """Formats of the commands whose tables also go to a spreadsheet (metrics, movements, cohorts, explain)."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+ExportFormatOption = Annotated[ExportFormat, typer.Option("--format", help="Output format (xlsx needs --out).")]
+OutOption = Annotated[str | None, typer.Option("--out", help="Write to this file instead of stdout (required for xlsx).")]
+
+
+def xlsx_target(format: ExportFormat, out: str | None) -> str | None:
+    """The workbook path when ``--format xlsx`` was asked for, refusing xlsx without ``--out``."""
+    if format is not ExportFormat.xlsx:
+        return None
+    if not out:
+        raise fail("--format xlsx writes a workbook: give it a file with --out FILE.xlsx")
+    return out
