@@ -9,8 +9,19 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import render
-from cli.common import Format, FormatOption, KnownAt, app, handled, known_at_option, known_suffix, state
+from cli import render, xlsx
+from cli.common import (
+    ExportFormat,
+    ExportFormatOption,
+    KnownAt,
+    OutOption,
+    app,
+    handled,
+    known_at_option,
+    known_suffix,
+    state,
+    xlsx_target,
+)
 from cli.render import Column
 from ledger.errors import UsageError
 from projections import queries
@@ -33,6 +44,7 @@ class Period(str, Enum):
 class ExplainFormat(str, Enum):
     table = "table"
     json = "json"
+    xlsx = "xlsx"
 
 
 def group_attribute(by: str | None) -> str | None:
@@ -151,7 +163,8 @@ def metrics(
     period: Annotated[Period, Opt("--period", help="Period size; the first and last are clipped to the range.")] = Period.month,
     by: Annotated[str | None, Opt("--by", help="Group by segment, channel, region or attr.NAME.")] = None,
     known_at: KnownAt = None,
-    format: FormatOption = Format.table,
+    format: ExportFormatOption = ExportFormat.table,
+    out: OutOption = None,
 ) -> None:
     """MRR bridge, retention, customer counts and causes per period (and group)."""
     start, end = parse_range(from_, to)
@@ -159,9 +172,11 @@ def metrics(
     rm = state(ctx).read_model
     k = queries.knowledge(rm, known_at_option(known_at))
     report = metrics_report(rm, start, end, k, period=period.value, by=attribute)
-    if format is Format.json:
+    if workbook := xlsx_target(format, out):
+        xlsx.save(workbook, xlsx.metrics_sheets(report))
+    elif format is ExportFormat.json:
         render.emit(render.as_json(report))
-    elif format is Format.csv:
+    elif format is ExportFormat.csv:
         rows = [render.flatten(entry) for entry in report["periods"]]
         keys = _csv_keys(rows)
         render.emit(render.as_csv(rows, keys))
@@ -196,17 +211,21 @@ def cohorts(
     from_: From,
     to: To,
     known_at: KnownAt = None,
-    format: FormatOption = Format.table,
+    format: ExportFormatOption = ExportFormat.table,
+    out: OutOption = None,
 ) -> None:
     """Cohorts by month of first `new` movement: MRR, NRR, active logos and contraction per month offset."""
     start, end = parse_range(from_, to)
     rm = state(ctx).read_model
     k = queries.knowledge(rm, known_at_option(known_at))
     report = cohorts_report(rm, start, end, k)
-    if format is Format.json:
+    if workbook := xlsx_target(format, out):
+        xlsx.save(workbook, xlsx.cohorts_sheets(report))
+        return
+    if format is ExportFormat.json:
         render.emit(render.as_json(report))
         return
-    if format is Format.csv:
+    if format is ExportFormat.csv:
         rows = [{"cohort": c["cohort"], "customers": c["customers"], "mrr_0": c["mrr_0"], **o} for c in report["cohorts"] for o in c["offsets"]]
         keys = ["cohort", "customers", "mrr_0", "k", "month", "as_of", "mrr", "nrr", "active", "logo_retention", "contraction", "contraction_rate"]
         render.emit(render.as_csv(rows, keys))
@@ -251,7 +270,8 @@ def explain(
     group: Annotated[str | None, Opt("--group", help="Only this group's customers (see --by).")] = None,
     by: Annotated[str, Opt("--by", help="The attribute --group refers to: segment, channel, region or attr.NAME.")] = "segment",
     known_at: KnownAt = None,
-    format: Annotated[ExplainFormat, Opt("--format", help="Output format.")] = ExplainFormat.table,
+    format: Annotated[ExplainFormat, Opt("--format", help="Output format (xlsx needs --out).")] = ExplainFormat.table,
+    out: OutOption = None,
 ) -> None:
     """The customers, movements and events that make up one figure of one period (the range)."""
     start, end = parse_range(from_, to)
@@ -259,7 +279,9 @@ def explain(
     rm = state(ctx).read_model
     k = queries.knowledge(rm, known_at_option(known_at))
     report = explain_metric(rm, metric, start, end, k, group=group, by=attribute)
-    if format is ExplainFormat.json:
+    if workbook := xlsx_target(ExportFormat(format.value), out):
+        xlsx.save(workbook, xlsx.explain_sheets(report))
+    elif format is ExplainFormat.json:
         render.emit(render.as_json(report))
     else:
         render.emit(explain_table(report, k, attribute))

@@ -158,3 +158,10 @@ def explain_sheets(report: dict[str, Any]) -> list[Sheet]:
         Sheet("movements", movements, infer_columns(movements)),
         Sheet("events", events, infer_columns(events)),
     ]
+
+
+def save(path: str, sheets: Sequence[Sheet]) -> None:
+    """Write the workbook and say so on stdout (the tables themselves are in the file)."""
+    write(path, sheets)
+    names = ", ".join(s.name for s in sheets)
+    print(f"wrote {path} ({len(sheets)} sheet{'s' if len(sheets) != 1 else ''}: {names})")
