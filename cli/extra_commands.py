@@ -3,3 +3,4 @@
 One line per module: add yours here.
 """
 from cli import metrics  # noqa: F401
+from cli import generate  # noqa: F401
