@@ -9,9 +9,10 @@ so what the ledger accepts and what it reports can never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from ledger import events as ev
 from ledger.events import Event
@@ -30,8 +31,7 @@ MIXED = "mixed"
 CAUSES = (CROSS_SELL, LINE_REMOVED, PLAN, SEATS, PRICE, USAGE, MIXED)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One subscription line's terms, and its MRR (SPEC §4), quantized once."""
 
     subscription_id: str
@@ -67,8 +67,8 @@ def line_mrr(line: Line, settings: LedgerSettings) -> Decimal:
 
 
 def _priced(line: Line, settings: LedgerSettings, **changes: object) -> Line:
-    draft = replace(line, **changes, mrr=ZERO)  # type: ignore[arg-type]
-    return replace(draft, mrr=line_mrr(draft, settings))
+    draft = line._replace(**changes)
+    return draft._replace(mrr=line_mrr(draft, settings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +242,7 @@ class Timeline:
                 open=True,
                 mrr=ZERO,
             )
-            return [(None, replace(draft, mrr=line_mrr(draft, self.settings)))], []
+            return [(None, draft._replace(mrr=line_mrr(draft, self.settings)))], []
         if kind in ev.CHANGE_TYPES:
             old = self.lines.get(sid or "")
             if old is None or not old.open:
@@ -268,7 +268,7 @@ class Timeline:
                 targets = [line for line in self.lines.values() if line.open]
                 if not targets:
                     return [], [("subscription_id", f"customer {self.customer_id} has no open line on {when}")]
-            return [(old, replace(old, open=False, mrr=ZERO)) for old in targets], []
+            return [(old, old._replace(open=False, mrr=ZERO)) for old in targets], []
         return [], []  # customer_updated (and ledger events) change no line
 
 
