@@ -5,4 +5,3 @@ One line per module: add yours here.
 from cli import metrics  # noqa: F401
 from cli import generate  # noqa: F401
 from cli import report  # noqa: F401
-from cli import audit  # noqa: F401
