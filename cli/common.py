@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -45,9 +46,16 @@ class State:
 
     def __init__(self, location: str, cache: str | None):
         self.location = location
-        self.cache = cache
+        self._cache = cache
         self._store: EventStore | None = None
         self._read_model: ReadModel | None = None
+
+    @property
+    def cache(self) -> str:
+        """The read models' file: --cache, or the default for the ledger's location."""
+        if self._cache is None:
+            self._cache = default_cache(self.location)
+        return self._cache
 
     @property
     def store(self) -> EventStore:
@@ -59,12 +67,29 @@ class State:
     def read_model(self) -> ReadModel:
         """The read models, caught up with the log."""
         if self._read_model is None:
-            self._read_model = ReadModel(self.cache or default_path(self.location), self.store)
+            self._read_model = ReadModel(self.cache, self.store)
             self._read_model.catch_up()
         return self._read_model
 
     def ledger(self, actor: str | None) -> Ledger:
         return Ledger(self.store, self.read_model, actor=actor)
+
+
+def default_cache(location: str) -> str:
+    """Where the read models live when --cache is not given.
+
+    Beside a SQLite ledger; for a PostgreSQL ledger, in this machine's cache
+    folder ($XDG_CACHE_HOME/revledger, default ~/.cache/revledger), one file
+    per server, port, database and schema: each analyst's own fast copy.
+    """
+    if not location.startswith(("postgresql://", "postgres://")):
+        return default_path(location)
+    from ledger.postgres import parse_url
+
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(root, "revledger")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"{parse_url(location).cache_name()}.projections.db")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -59,6 +59,11 @@ def unstored(state: bytes) -> Event:
     return event_from_record(json.loads(state))
 
 
+def one_line(error: BaseException) -> str:
+    """A driver's message on one line (libpq's span several), for a one-line error."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class EventStore:
     """The append-only log and the ledger's settings beside it."""
 
@@ -88,7 +93,7 @@ class EventStore:
         try:
             latest = self.recorder.select_events(LOG_ID, desc=True, limit=1)
         except PersistenceError as e:
-            raise StorageError(f"cannot read the event log at {self.location}: {e}") from e
+            raise StorageError(f"cannot read the event log at {self.location}: {one_line(e)}") from e
         if not latest:
             return Head(0, GENESIS, "")
         event = unstored(latest[0].state)
@@ -105,14 +110,14 @@ class EventStore:
                 f"another writer appended sequence {events[0].sequence} first"
             ) from e
         except PersistenceError as e:
-            raise StorageError(f"cannot append to the event log at {self.location}: {e}") from e
+            raise StorageError(f"cannot append to the event log at {self.location}: {one_line(e)}") from e
 
     def notifications(self, after: int = 0, limit: int = PAGE_SIZE) -> list[tuple[int, Event]]:
         """One page of the notification log: (notification id, event) after position ``after``."""
         try:
             page = self.recorder.select_notifications(after + 1, limit)
         except PersistenceError as e:
-            raise StorageError(f"cannot read the event log at {self.location}: {e}") from e
+            raise StorageError(f"cannot read the event log at {self.location}: {one_line(e)}") from e
         return [(n.id, unstored(n.state)) for n in page]
 
     def events(self, after: int = 0) -> Iterator[Event]:
@@ -121,7 +126,7 @@ class EventStore:
             try:
                 page = self.recorder.select_events(LOG_ID, gt=after, limit=PAGE_SIZE)
             except PersistenceError as e:
-                raise StorageError(f"cannot read the event log at {self.location}: {e}") from e
+                raise StorageError(f"cannot read the event log at {self.location}: {one_line(e)}") from e
             if not page:
                 return
             for item in page:
@@ -132,7 +137,10 @@ class EventStore:
         """(originator_version, stored bytes) of every stored event, for `verify`."""
         after = 0
         while True:
-            page = self.recorder.select_events(LOG_ID, gt=after, limit=PAGE_SIZE)
+            try:
+                page = self.recorder.select_events(LOG_ID, gt=after, limit=PAGE_SIZE)
+            except PersistenceError as e:
+                raise StorageError(f"cannot read the event log at {self.location}: {one_line(e)}") from e
             if not page:
                 return
             for item in page:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +63,55 @@ def rl(tmp_path: Path) -> Revledger:
     ledger = Revledger(tmp_path)
     ledger("init", "--currency", "USD")
     return ledger
+
+
+# -- PostgreSQL ------------------------------------------------------------------------
+
+POSTGRES_URL = os.environ.get("REVLEDGER_TEST_POSTGRES_URL", "").strip()
+
+
+def _postgres_unavailable() -> str | None:
+    """Why the PostgreSQL tests cannot run here, or None when they can."""
+    if not POSTGRES_URL:
+        return "REVLEDGER_TEST_POSTGRES_URL is not set (`bash .ci/run` starts a throwaway server; see docs/postgres.md)"
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[postgres]')"
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=5).close()
+    except psycopg.Error as e:
+        return f"cannot reach PostgreSQL at REVLEDGER_TEST_POSTGRES_URL: {' '.join(str(e).split())}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of the PostgreSQL server for the PostgreSQL tests.
+
+    Skipped, with the reason, when there is none; in CI (CI=true) a missing
+    server fails the test instead: there the PostgreSQL half must run.
+    """
+    reason = _postgres_unavailable()
+    if reason is None:
+        return POSTGRES_URL
+    if IN_CI:
+        pytest.fail(f"CI=true, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str):
+    """A ledger URL of its own for one test: a fresh, empty schema, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    joiner = "&" if "?" in postgres_server else "?"
+    yield f"{postgres_server}{joiner}schema={schema}"
+    gc.collect()  # close the connection pools of stores the test left open
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def installed_revledger() -> str:
