@@ -537,33 +537,38 @@ def document(data: dict[str, Any]) -> str:
 
 
 def _restatements_table(restatements: Sequence[dict[str, Any]]) -> str:
-    """Restatements as rows: period, figure, old, new, difference, the events behind the change."""
+    """Restatements as rows: period (closed when), figure, at close, now, difference, the late events behind it."""
     rows = []
     for r in restatements:
-        changes = r.get("changes") or r.get("differences") or [r]
-        for change in changes:
-            old, new = change.get("old"), change.get("new")
-            diff = change.get("difference", change.get("diff"))
-            events = r.get("events") or change.get("events") or []
-            ids = " ".join(e.get("event_id", str(e)) if isinstance(e, dict) else str(e) for e in events)
+        events = r.get("events") or []
+        ids = " ".join(e.get("event_id", "") if isinstance(e, dict) else str(e) for e in events)
+        closed_at = f"{r.get('period', '')} (closed {r.get('recorded_at', '')}{', locked' if r.get('locked') else ''})"
+        for i, figure in enumerate(r.get("figures", [])):
+            diff, name = figure.get("difference"), str(figure.get("metric", ""))
             rows.append([
-                (str(r.get("period", "")), ""), (str(change.get("metric", change.get("figure", ""))), ""),
-                (_maybe_money(old), "num"), (_maybe_money(new), "num"),
-                (_maybe_money(diff), "num loss" if _negative(diff) else "num"), (ids, ""),
+                (closed_at if i == 0 else "", ""), (str(figure.get("metric", "")), ""),
+                (_figure(figure.get("closed"), name), "num"), (_figure(figure.get("now"), name), "num"),
+                (_figure(diff, name, signed=True), "num loss" if _negative(diff) else "num"), (ids if i == 0 else "", ""),
             ])
-    return _table([("period", ""), ("figure", ""), ("at close", "num"), ("now", "num"), ("difference", "num"),
+    return _table([("closed period", ""), ("figure", ""), ("at close", "num"), ("now", "num"), ("difference", "num"),
                    ("events recorded after the close", "")], rows)
 
 
-def _maybe_money(value: Any) -> str:
+def _figure(value: Any, metric: str = "", *, signed: bool = False) -> str:
+    """A SPEC figure for a table: money (two decimals) with separators, a ratio (six) as a percentage."""
     if value is None:
-        return ""
-    if isinstance(value, str) and "." in value and len(value.split(".")[1]) == 2:
-        try:
-            return money_cell(value)
-        except ArithmeticError:
-            return value
-    return str(value)
+        return "n/a"
+    text = str(value)
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return text
+    if metric == "quick_ratio":
+        shown = f"{number:,.2f}x"
+    else:
+        shown = money_cell(number) if decimals == 2 else ratio_cell(number) if decimals == 6 else f"{number:,}"
+    return ("+" + shown) if signed and number > 0 else shown
 
 
 def _negative(value: Any) -> bool:
