@@ -1,0 +1,115 @@
+"""Terminal tables: aligned, thousands separators, losses marked without colour, byte-reproducible off a terminal."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+from cli import progress as progress_module
+from cli.render import Column, lowers_mrr, money_cell, ratio_cell, table
+
+EVENTS = """\
+event_id,type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount
+e1,subscription_started,acme,2026-01-05,main,Pro,10,100,
+e2,subscription_started,globex,2026-01-10,main,Flat,,,2500
+e3,seat_change,acme,2026-02-01,main,,8,,
+e4,cancel,globex,2026-02-15,main,,,,
+e5,upsell,acme,2026-03-01,main,,12,,
+"""
+
+MOVEMENTS = """\
+Movements 2026-01-01 – 2026-03-31 (USD), as known at {known_at}
+date         customer   category        cause   from MRR     to MRR      amount   events
+────────────────────────────────────────────────────────────────────────────────────────
+2026-01-05   acme       ▲ new                       0.00   1,000.00    1,000.00   e1
+2026-01-10   globex     ▲ new                       0.00   2,500.00    2,500.00   e2
+2026-02-01   acme       ▼ contraction   seats   1,000.00     800.00     -200.00   e3
+2026-02-15   globex     ▼ churn                 2,500.00       0.00   -2,500.00   e4
+2026-03-01   acme       ▲ expansion     seats     800.00   1,200.00      400.00   e5
+"""
+
+
+def ledger(rl):
+    rl("import", rl.write("events.csv", EVENTS))
+    return rl.events()[-1]["recorded_at"]
+
+
+def test_movements_table_is_aligned_with_losses_marked_by_sign_and_arrow(rl):
+    known_at = ledger(rl)
+    out = rl("movements", "--from", "2026-01-01", "--to", "2026-03-31").stdout
+    assert out == MOVEMENTS.format(known_at=known_at)
+    assert "\x1b" not in out
+
+
+def test_the_same_read_is_the_same_bytes_now_and_as_known_at_a_moment(rl):
+    known_at = ledger(rl)
+    first = rl("movements", "--from", "2026-01-01", "--to", "2026-03-31").stdout
+    assert rl("movements", "--from", "2026-01-01", "--to", "2026-03-31").stdout == first
+    rl("record", "seat_change", "--customer", "acme", "--subscription", "main", "--quantity", "9", "--date", "2026-02-10")
+    later = rl("movements", "--from", "2026-01-01", "--to", "2026-03-31").stdout
+    assert later != first
+    assert rl("movements", "--from", "2026-01-01", "--to", "2026-03-31", "--known-at", known_at).stdout == first
+    mrr = rl("mrr", "--as-of", "2026-02-28", "--known-at", known_at).stdout
+    assert mrr == textwrap.dedent(f"""\
+        MRR on 2026-02-28 (USD), as known at {known_at}
+           MRR        ARR   customers
+        ─────────────────────────────
+        800.00   9,600.00           1
+        """)
+
+
+def test_the_log_table_names_what_it_knew(rl):
+    known_at = ledger(rl)
+    out = rl("log").stdout
+    assert out.splitlines()[0] == f"Event log (5 events), as known at {known_at}"
+    assert rl("log", "--known-at", "2000-01-01").stdout.splitlines()[0] == "Event log (0 events), empty ledger"
+
+
+def test_cells():
+    assert money_cell("1010000.00") == "1,010,000.00"
+    assert money_cell("-0.50") == "-0.50"
+    assert money_cell(None) == ""
+    assert ratio_cell("0.990099") == "99.01%"
+    assert ratio_cell("1.250000") == "125.00%"
+    assert ratio_cell(None) == "n/a"
+
+
+def test_numbers_right_text_left_and_an_empty_table_says_so():
+    columns = [Column("name", "name"), Column("n", "count", "count"), Column("r", "rate", "ratio")]
+    out = table([{"name": "a", "n": 1234, "r": "0.5"}, {"name": "bbbbbb", "n": 5, "r": None}], columns, "Title")
+    assert out == textwrap.dedent("""\
+        Title
+        name     count     rate
+        ───────────────────────
+        a        1,234   50.00%
+        bbbbbb       5      n/a""")
+    assert table([], columns).endswith("(none)")
+
+
+def test_on_a_terminal_losses_are_red_and_still_carry_their_sign():
+    rows = [{"category": "churn", "amount": "99.00"}, {"category": "new", "amount": "10.00"}]
+    columns = [Column("category", "category"), Column("amount", "amount", "money", lowers_mrr)]
+    coloured = table(rows, columns, colour=True)
+    assert "\x1b[31m" in coloured and "-99.00" in coloured and "▼ churn" in coloured
+    plain = table(rows, columns, colour=False)
+    assert "\x1b" not in plain and "-99.00" in plain and "    10.00" in plain
+
+
+def test_progress_is_silent_off_a_terminal(rl, capsys):
+    result = rl("import", rl.write("events.csv", EVENTS))
+    assert result.stderr == ""
+    ticks = []
+    with progress_module.progress("working", total=3) as tick:
+        tick()
+        ticks.append(tick)
+    assert ticks[0] is progress_module._quiet
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_draws_only_for_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert progress_module.wanted(Terminal()) is True
+    assert progress_module.wanted(io.StringIO()) is False
