@@ -106,10 +106,11 @@ class Event(NamedTuple):
     def content(self) -> dict[str, Any]:
         """What the user said: the fields that decide identity (not who, when or from where)."""
         data: dict[str, Any] = {}
-        for name in CONTENT_FIELDS:
-            value = getattr(self, name)
-            if value is not None and name != "event_id":
-                data[name] = _plain(value)
+        for name, index in _CONTENT_POSITIONS:
+            value = self[index]
+            if value is not None:
+                kind = type(value)
+                data[name] = value if kind is str or kind is int else _plain(value)
         for key, value in self.attributes:
             data[key] = value
         if self.details is not None:
@@ -156,29 +157,28 @@ def derive_event_id(event: Event) -> str:
     return f"ev-{digest[:24]}"
 
 
-_INT_FIELDS = {"quantity", "billing_months", "sequence"}
-_DECIMAL_FIELDS = set(MONEY_FIELDS)
-_EVENT_FIELDS = set(Event._fields)
+_CONTENT_POSITIONS = tuple((name, Event._fields.index(name)) for name in CONTENT_FIELDS if name != "event_id")
+_READERS: dict[str, Any] = {name: None for name in Event._fields}
+_READERS.update({"effective_date": date.fromisoformat, "quantity": int, "billing_months": int, "sequence": int})
+_READERS.update({name: Decimal for name in MONEY_FIELDS})
+del _READERS["attributes"]
 
 
 def event_from_record(data: dict[str, Any]) -> Event:
     """Rebuild an Event from its stored form (the inverse of :meth:`Event.record`)."""
     values: dict[str, Any] = {}
     attributes: list[tuple[str, str]] = []
+    readers = _READERS
     for key, value in data.items():
-        if key in NAMED_ATTRIBUTES or key.startswith(ATTR_PREFIX):
+        if key in readers:
+            read = readers[key]
+            values[key] = value if read is None else read(value)
+        elif key in NAMED_ATTRIBUTES or key.startswith(ATTR_PREFIX):
             attributes.append((key, value))
-        elif key == "effective_date":
-            values[key] = date.fromisoformat(value)
-        elif key in _DECIMAL_FIELDS:
-            values[key] = Decimal(value)
-        elif key in _INT_FIELDS:
-            values[key] = int(value)
-        elif key in _EVENT_FIELDS:
-            values[key] = value
         else:
             raise ValueError(f"unknown field {key!r} in a stored event")
-    values["attributes"] = tuple(sorted(attributes))
+    if attributes:
+        values["attributes"] = tuple(sorted(attributes))
     return Event(**values)
 
 
