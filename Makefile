@@ -21,7 +21,8 @@ demo: install
 	$(BIN)/revledger --db $(DEMO) init --currency USD
 	$(BIN)/revledger --db $(DEMO) import fixtures/example.csv
 	$(BIN)/revledger --db $(DEMO) mrr --as-of 2026-06-30 --by segment
-	$(BIN)/revledger --db $(DEMO) movements --from 2026-01-01 --to 2026-06-30
+	$(BIN)/revledger --db $(DEMO) movements --from 2026-06-01 --to 2026-06-30
+	$(BIN)/revledger --db $(DEMO) metrics --from 2026-01-01 --to 2026-06-30 --period quarter
 
 # The whole test suite (long tests run reduced unless CI=true).
 test: install
