@@ -141,7 +141,7 @@ def metrics_table(report: dict[str, Any], k: queries.Knowledge, period: str, by:
             for i, entry in enumerate(entries):
                 row[f"p{i}"] = _cell(_lookup(entry, path), kind) if path else ""
             rows.append(row)
-        rows.append({"metric": ""})
+        rows.append({"metric": "", **{f"p{i}": "" for i in range(len(entries))}})
         for kind in ("expansion", "contraction"):
             causes = sorted({c for e in entries for c in e["causes"][kind]})
             for cause in causes:

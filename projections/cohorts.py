@@ -69,7 +69,7 @@ def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> d
 
     month = date.fromisoformat(months[0] + "-01") if months else None
     as_of = min(month_end(month), end) if month else None
-    for customer, day, category, _, from_cents, to_cents in movement_stream(rm, end, known.sequence):
+    for customer, day, category, _, from_cents, to_cents, _ in movement_stream(rm, end, known.sequence):
         cohort = cohort_of.get(customer)
         if cohort is None:
             continue

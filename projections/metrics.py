@@ -64,7 +64,7 @@ class Figures:
 def movement_stream(rm: ReadModel, end: date, known: int):
     """Every visible movement dated on or before ``end``, in date order (one per customer and day)."""
     return rm.db.execute(
-        "SELECT customer_id, date, category, cause, from_cents, to_cents FROM movements "
+        "SELECT customer_id, date, category, cause, from_cents, to_cents, amount_cents FROM movements "
         f"WHERE {VISIBLE} AND date <= :end ORDER BY date",
         {"known": known, "end": end.isoformat()},
     )
@@ -138,7 +138,7 @@ def period_figures(
         opening_of: dict[str, int] = {}  # o_c of every customer that moves in the period
 
         while row is not None and row[1] <= last_day:
-            customer, day, category, cause, from_cents, to_cents = row
+            customer, day, category, cause, from_cents, to_cents, amount = row
             before = mrr.get(customer, 0)
             if before != from_cents:
                 raise ReconciliationError(
@@ -155,8 +155,7 @@ def period_figures(
             f.touched = True
             group_mrr[g] = group_mrr.get(g, 0) + to_cents - before
             group_active[g] = group_active.get(g, 0) + (to_cents > 0) - (before > 0)
-            amount = abs(to_cents - from_cents)
-            f.bridge[category] += amount
+            f.bridge[category] += amount  # as stored: the bridge does not re-derive it from the state
             if category in f.movers:
                 f.movers[category].add(customer)
             else:
