@@ -29,7 +29,7 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python tests/benchmark.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
