@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
@@ -193,7 +194,7 @@ class SQLiteEventStore(EventStore):
         if not os.path.exists(path):
             return
         try:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            with sqlite3.connect(read_only_uri(path), uri=True) as conn:
                 found = conn.execute(
                     "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (SETTINGS_TABLE,)
                 ).fetchone()
@@ -229,6 +230,11 @@ class SQLiteEventStore(EventStore):
 
     def close(self) -> None:
         self.datastore.close()
+
+
+def read_only_uri(path: str) -> str:
+    """A read-only SQLite URI for a file path; the path is quoted, so '#', '?' or '%' in a name stay part of it."""
+    return f"{Path(path).absolute().as_uri()}?mode=ro"
 
 
 def open_store(location: str, *, create: bool = False) -> EventStore:
