@@ -71,10 +71,14 @@ class ReadModel:
         try:
             self.db = sqlite_utils.Database(path)
             self.db.conn.isolation_level = None  # we say where transactions begin and end
-            self.db.execute("PRAGMA journal_mode=WAL")
+            # Wait for other processes' locks from the first statement on (switching to WAL needs one).
             self.db.execute("PRAGMA busy_timeout=30000")
-            self._ensure_schema()
-            self._check_origin()
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # Under the write lock, so of several processes opening a new (or stale) cache at
+            # once, one makes the schema and the others then find it whole, tracking row included.
+            with self._write():
+                self._ensure_schema()
+                self._check_origin()
         except sqlite3.DatabaseError as e:
             raise StorageError(f"cannot open the read models at {path}: {e} (delete the file or run `revledger rebuild`)") from e
         self._timelines: OrderedDict[str, Timeline] = OrderedDict()
