@@ -20,6 +20,10 @@ from ledger.money import ZERO, cents
 from ledger.settings import LedgerSettings
 
 HUNDRED = Decimal(100)
+# A customer's MRR is stored as integer cents in 64-bit columns and summed across
+# customers; refuse, at entry, a contract whose MRR could overflow them.
+MAX_MRR = Decimal(10) ** 13
+_PRICING = ("quantity", "unit_price", "amount", "billing_months", "discount_pct", "currency")
 
 CROSS_SELL = "cross_sell"
 LINE_REMOVED = "line_removed"
@@ -198,6 +202,10 @@ class Timeline:
         changes, problems = self._line_changes(event, check_claim)
         if problems:
             return problems
+        if changes and self._mrr_after(changes) > MAX_MRR:
+            given = [name for name in _PRICING if getattr(event, name) is not None]
+            return [(given[0] if given else "-", f"would bring customer {self.customer_id}'s MRR above "
+                     f"{MAX_MRR:,}, more than revledger keeps")]
         day = self.days[-1] if self.days and self.days[-1].date == event.effective_date else None
         if day is None:
             previous = self.days[-1] if self.days else None
@@ -220,6 +228,10 @@ class Timeline:
             day.effects.append(Effect(event, _cause(event, changes), delta))
             day.mrr = sum((line.mrr for line in self.lines.values()), ZERO)
         return []
+
+    def _mrr_after(self, changes: list[LineChange]) -> Decimal:
+        current = self.days[-1].mrr if self.days else ZERO
+        return current + sum(((new.mrr - (old.mrr if old else ZERO)) for old, new in changes), ZERO)
 
     def _line_changes(self, event: Event, check_claim: bool) -> tuple[list[LineChange], list[tuple[str, str]]]:
         """The (old line, new line) pairs ``event`` makes, and its problems (then no pairs)."""
