@@ -104,6 +104,10 @@ def import_(
     ] = False,
     actor: Annotated[str | None, typer.Option(help="Who is appending (default: your login name).")] = None,
     errors: Annotated[str, typer.Option("--errors", help="How to print problems: text or json.")] = "text",
+    restate: Annotated[
+        str | None,
+        typer.Option("--restate", help="Let in rows effective in a locked period, recording this reason on each."),
+    ] = None,
 ) -> None:
     """Validate every row of a file, then append them all — or nothing."""
     if not os.path.isfile(file):
@@ -114,7 +118,9 @@ def import_(
     ledger = state(ctx).ledger(actor)
     try:
         with progress(f"importing {os.path.basename(file)}"):
-            result = ledger.import_file(file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive)
+            result = ledger.import_file(
+                file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive, restatement=restate
+            )
     except RejectedError as e:
         if errors == "json":
             render.emit(render.as_json([p.as_dict() for p in e.problems]))

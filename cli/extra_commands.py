@@ -5,3 +5,4 @@ One line per module: add yours here.
 from cli import metrics  # noqa: F401
 from cli import generate  # noqa: F401
 from cli import report  # noqa: F401
+from cli import audit  # noqa: F401

@@ -8,16 +8,18 @@ appended, and all of a file's problems are reported together.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from ledger import events as ev
 from ledger.clock import ONE_MICROSECOND, instant_text, parse_instant, utc_now
 from ledger.customer import Timeline
 from ledger.errors import ConflictError, Problem, RejectedError, UsageError
-from ledger.events import Event, derive_event_id, same_content
+from ledger.events import Event, canonical, derive_event_id, same_content
 from ledger.files import read_file
 from ledger.inputs import parse_row, shape_problems, to_event
 from ledger.integrity import chained
@@ -38,6 +40,9 @@ class History(Protocol):
 
     def find(self, event_ids: Iterable[str]) -> dict[str, Event]:
         """The recorded events with these ids."""
+
+    def closes(self) -> list[Event]:
+        """The recorded ``period_closed`` events, in sequence order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,59 @@ class Draft:
     source: str
     line: int
     event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodLock:
+    """A closed period that refuses later events effective in it, unless they carry a restatement.
+
+    Attributes:
+      period: the period as the close named it (``2026-01``, ``2026-Q1``, ``2026``).
+      start, end: its first and last day.
+      locked_at: recorded_at of the first close that locked it (a lock is never lifted).
+      actor: who locked it.
+    """
+
+    period: str
+    start: date
+    end: date
+    locked_at: str
+    actor: str
+
+
+def period_locks(closes: Iterable[Event]) -> list[PeriodLock]:
+    """The locked periods, from the ``period_closed`` events (each ``details`` names period, start, end, lock)."""
+    locks: dict[tuple[date, date], PeriodLock] = {}
+    for close in closes:
+        details = json.loads(close.details or "{}")
+        if not details.get("lock"):
+            continue
+        start, end = date.fromisoformat(details["start"]), date.fromisoformat(details["end"])
+        locks.setdefault((start, end), PeriodLock(details["period"], start, end, close.recorded_at, close.actor))
+    return sorted(locks.values(), key=lambda lock: (lock.start, lock.end))
+
+
+def _lock_on(day: date, locks: list[PeriodLock]) -> PeriodLock | None:
+    for lock in locks:
+        if lock.start <= day <= lock.end:
+            return lock
+    return None
+
+
+def _amendment_id(event: Event, target_id: str) -> str:
+    """The corrected event's id: its content and the event it replaces, so amending back to old terms is new."""
+    digest = hashlib.sha256(canonical({**event.content(), "amends": target_id}).encode()).hexdigest()
+    return f"ev-{digest[:24]}"
+
+
+_PER_SEAT = ("quantity", "unit_price")
+
+
+def _same_row(recorded: Event, row: Event) -> bool:
+    """A row re-imported is the recorded event, even when only the recorded one carries a restatement."""
+    if row.restatement is None and recorded.restatement is not None:
+        row = row.with_record(restatement=recorded.restatement)
+    return same_content(recorded, row)
 
 
 def default_actor() -> str:
@@ -90,18 +148,95 @@ class Ledger:
         dry_run: bool = False,
         recorded_at: str | None = None,
         end_exclusive: bool = False,
+        restatement: str | None = None,
     ) -> Admitted:
-        """Validate every row of a file, then append them all (or none)."""
+        """Validate every row of a file, then append them all (or none).
+
+        ``restatement`` lets in rows effective in a locked period, and is recorded on each of them.
+        """
         at = self._recorded_at(recorded_at)
         problems: list[Problem] = []
         drafts = self._drafts(read_file(path, fmt, problems, end_exclusive=end_exclusive), path, problems)
-        return self._admit(drafts, path, dry_run=dry_run, recorded_at=at, problems=problems)
+        return self._admit(drafts, path, dry_run=dry_run, recorded_at=at, problems=problems, restatement=restatement)
 
     def record(self, cells: dict[str, Any], *, dry_run: bool = False) -> Admitted:
         """Validate and append one event given on the command line."""
         problems: list[Problem] = []
         drafts = self._drafts([(0, cells)], "cli", problems)
         return self._admit(drafts, "cli", dry_run=dry_run, recorded_at=None, problems=problems)
+
+    def amend(
+        self, target_id: str, changes: dict[str, Any], *, reason: str, restatement: str | None = None, dry_run: bool = False
+    ) -> Admitted:
+        """Void an event and record its corrected form in one append (SPEC §7).
+
+        The corrected event is the original with ``changes`` applied (customer,
+        type, date and terms not given keep their value); nothing is edited or
+        deleted, so ``--known-at`` before the amendment still shows the old answer.
+        """
+        self.history.catch_up()
+        target = self.history.find([target_id]).get(target_id)
+        if target is None:
+            raise UsageError(f"there is no event {target_id} in the ledger")
+        if target.type in (ev.VOID, ev.PERIOD_CLOSED):
+            raise UsageError(f"event {target_id} is a {target.type}; only contract events can be amended")
+        original = {k: v for k, v in target.content().items() if k != "restatement"}
+        cells = dict(original)
+        if "amount" in changes:  # a line is priced per seat or by amount, never both
+            cells = {k: v for k, v in cells.items() if k not in _PER_SEAT}
+        if set(_PER_SEAT) & changes.keys():
+            cells.pop("amount", None)
+        cells.update(changes)
+        void = {"type": ev.VOID, "target_event_id": target_id, "reason": reason}
+        if restatement:
+            void["restatement"] = cells["restatement"] = restatement
+        problems: list[Problem] = []
+        drafts = self._drafts([(0, void), (0, cells)], "cli", problems)
+        if len(drafts) == 2:
+            corrected = drafts[1].event
+            if canonical(corrected.with_record(restatement=None).content()) == canonical(original):
+                raise UsageError(f"nothing to amend: give the corrected fields of {target_id}")
+            if "event_id" not in changes:
+                drafts[1] = Draft("cli", 0, corrected.with_record(event_id=_amendment_id(corrected, target_id)))
+        return self._admit(drafts, "cli", dry_run=dry_run, recorded_at=None, problems=problems)
+
+    def close_period(
+        self, period: str, start: date, end: date, *, lock: bool, figures: Callable[[Head, str], dict[str, Any]]
+    ) -> Event:
+        """Append a ``period_closed`` event holding the period's figures and the log head they were computed from.
+
+        ``figures(head, recorded_at)`` computes them from the log up to ``head``, as
+        reported at the close's own recorded time, so ``--known-at`` that time
+        reproduces them exactly.
+        """
+        for attempt in range(APPEND_ATTEMPTS):
+            head_sequence = self.history.catch_up()
+            head = self.store.head()
+            if head.sequence != head_sequence:
+                continue
+            draft = Event(event_id="", type=ev.PERIOD_CLOSED, customer_id="", effective_date=end)
+            at = self._stamp([draft], head, None)[0].recorded_at
+            details = {
+                "period": period,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "lock": lock,
+                "head": {"sequence": head.sequence, "hash": head.hash},
+                **figures(head, at),
+            }
+            close = draft.with_record(details=canonical(details))
+            close = close.with_record(
+                event_id=derive_event_id(close), sequence=head.sequence + 1, recorded_at=at, source="cli", actor=self.actor
+            )
+            stamped = chained([close], head.hash)
+            try:
+                self.store.append(stamped)
+            except ConflictError:
+                if attempt == APPEND_ATTEMPTS - 1:
+                    raise
+                continue
+            return stamped[0]
+        raise ConflictError(f"other writers kept appending; gave up after {APPEND_ATTEMPTS} attempts")
 
     # -- validation ----------------------------------------------------------------------
 
@@ -119,7 +254,14 @@ class Ledger:
         return drafts
 
     def _admit(
-        self, drafts: list[Draft], name: str, *, dry_run: bool, recorded_at: datetime | None, problems: list[Problem]
+        self,
+        drafts: list[Draft],
+        name: str,
+        *,
+        dry_run: bool,
+        recorded_at: datetime | None,
+        problems: list[Problem],
+        restatement: str | None = None,
     ) -> Admitted:
         """Place the drafts in the log and append them; with any problem at all, append nothing.
 
@@ -128,7 +270,8 @@ class Ledger:
         """
         for attempt in range(APPEND_ATTEMPTS):
             head_sequence = self.history.catch_up()
-            events, skipped = self._place(drafts, name, head_sequence, list(problems))
+            locks = period_locks(self.history.closes()) if head_sequence else []
+            events, skipped = self._place(drafts, name, head_sequence, list(problems), locks, restatement)
             if dry_run or not events:
                 return Admitted(tuple(events), skipped, dry_run)
             head = self.store.head()
@@ -145,9 +288,19 @@ class Ledger:
         raise ConflictError(f"other writers kept appending; gave up after {APPEND_ATTEMPTS} attempts")
 
     def _place(
-        self, drafts: list[Draft], name: str, head_sequence: int, problems: list[Problem]
+        self,
+        drafts: list[Draft],
+        name: str,
+        head_sequence: int,
+        problems: list[Problem],
+        locks: list[PeriodLock] = (),  # type: ignore[assignment]
+        restatement: str | None = None,
     ) -> tuple[list[Event], int]:
-        """Number the drafts after the head and fold each into its customer's timeline."""
+        """Number the drafts after the head and fold each into its customer's timeline.
+
+        An event effective in a locked period (a void: whose target is) gets in
+        only as a restatement: its own, or the one given for the whole import.
+        """
         wanted = {d.event.event_id for d in drafts if d.event.event_id}
         wanted |= {d.event.target_event_id for d in drafts if d.event.target_event_id}
         recorded = self.history.find(wanted) if head_sequence else {}
@@ -168,14 +321,14 @@ class Ledger:
                     continue
             earlier = batch.get(event.event_id)
             if earlier is not None:
-                if same_content(earlier[1], event):
+                if _same_row(earlier[1], event):
                     skipped += 1
                 else:
                     refuse("event_id", f"{event.event_id} is also used at {earlier[0].source} with other content")
                 continue
             known = recorded.get(event.event_id)
             if known is not None:
-                if same_content(known, event):
+                if _same_row(known, event):
                     skipped += 1
                 else:
                     refuse(
@@ -184,6 +337,22 @@ class Ledger:
                         f"(sequence {known.sequence}, from {known.source})",
                     )
                 continue
+            if locks and not event.restatement:
+                effective = event.effective_date
+                if event.type == ev.VOID:
+                    target_id = event.target_event_id or ""
+                    effective = (batch[target_id][1] if target_id in batch else recorded[target_id]).effective_date
+                lock = _lock_on(effective, locks)
+                if lock is not None:
+                    if not restatement:
+                        what = "its target is effective" if event.type == ev.VOID else "it is effective"
+                        refuse(
+                            "effective_date",
+                            f"{what} {effective}, in period {lock.period}, locked at {lock.locked_at} by {lock.actor}; "
+                            'to record it as a restatement, give --restate "reason"',
+                        )
+                        continue
+                    event = event.with_record(restatement=restatement)
             sequence += 1
             event = event.with_record(sequence=sequence, source=draft.source, actor=self.actor)
             timeline = timelines.get(event.customer_id)

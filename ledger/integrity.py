@@ -61,14 +61,20 @@ class ChainBreak:
 
 
 def first_break(events: Iterable[tuple[int, Event]]) -> ChainBreak | None:
-    """Walk (stored position, event) pairs from the start; name the first that does not hold."""
+    """Walk (stored position, event) pairs from the start; name the first that does not hold.
+
+    Besides the hashes, the recorded clock must strictly increase along the log (SPEC §2).
+    """
     previous_hash = GENESIS
+    previous_at = ""
     expected = 1
     for position, event in events:
         if position != expected or event.sequence != expected:
             return ChainBreak(expected, f"expected event {expected}, found stored position {position} holding sequence {event.sequence}")
         if event_hash(previous_hash, event) != event.hash:
             return ChainBreak(expected, "hash does not match the event's content and the previous hash")
-        previous_hash = event.hash
+        if event.recorded_at <= previous_at:
+            return ChainBreak(expected, f"recorded_at {event.recorded_at} is not later than the previous event's {previous_at}")
+        previous_hash, previous_at = event.hash, event.recorded_at
         expected += 1
     return None

@@ -108,6 +108,7 @@ class ReadModel:
         db["events"].create_index(["event_id"], unique=True, if_not_exists=True)
         db["events"].create_index(["customer_id", "sequence"], if_not_exists=True)
         db["events"].create_index(["recorded_at"], if_not_exists=True)
+        db["events"].create_index(["type"], if_not_exists=True)  # the period closes, read on every append
         db["movements"].create(
             {
                 "id": int,
@@ -310,6 +311,11 @@ class ReadModel:
                 event = event_from_record(json.loads(record))
                 found[event.event_id] = event
         return found
+
+    def closes(self) -> list[Event]:
+        """The period_closed events, in sequence order (the write side derives the locked periods from them)."""
+        rows = self.db.execute("SELECT record FROM events WHERE type = ? ORDER BY sequence", (ev.PERIOD_CLOSED,))
+        return [event_from_record(json.loads(r[0])) for r in rows]
 
     def close(self) -> None:
         self.db.close()
