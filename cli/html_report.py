@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from cli.render import money_cell, ratio_cell
+from projections.periods import month_end
 
 COLOURS = {
     "opening": "#1f4e79",
@@ -50,6 +52,8 @@ section h2 { font-size: 17px; margin: 0 0 4px 0; }
 section p.note { color: #57606a; font-size: 13px; margin: 2px 0 10px 0; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(400px, 1fr)); gap: 12px; }
 .grid figure { margin: 0; }
+.pair { display: grid; grid-template-columns: repeat(auto-fill, minmax(620px, 1fr)); gap: 12px; }
+.pair figure { margin: 0; }
 figcaption { font-size: 13px; font-weight: 600; margin-bottom: 2px; }
 svg { display: block; max-width: 100%; height: auto; }
 svg text { font-size: 11px; fill: #1b1f24; }
@@ -339,10 +343,16 @@ def _unavailable(what: str) -> str:
 
 
 def _period_label(p: dict[str, Any]) -> str:
-    start, end = p["start"], p["end"]
-    if start[:7] == end[:7]:
-        return start[:7]
-    return f"{start} – {end}"
+    """2026-03 for a whole month, 2026-Q1 for a whole quarter, 2026 for a whole year, else the dates."""
+    start, end = date.fromisoformat(p["start"]), date.fromisoformat(p["end"])
+    whole = start.day == 1 and end == month_end(end)
+    if whole and (start.year, start.month) == (end.year, end.month):
+        return start.isoformat()[:7]
+    if whole and start.year == end.year and start.month % 3 == 1 and end.month == start.month + 2:
+        return f"{start.year}-Q{(start.month + 2) // 3}"
+    if whole and start.year == end.year and (start.month, end.month) == (1, 12):
+        return str(start.year)
+    return f"{start.isoformat()} – {end.isoformat()}"
 
 
 def document(data: dict[str, Any]) -> str:
@@ -395,7 +405,7 @@ def document(data: dict[str, Any]) -> str:
         ]
         table = _table([("period", ""), ("opening MRR", "num"), ("net new", "num"), ("closing MRR", "num"),
                         ("ARR", "num"), ("customers", "num")], rows)
-        content = f'<div class="grid"><figure>{mrr}</figure><figure>{arr}</figure></div>{table}'
+        content = f'<div class="pair"><figure>{mrr}</figure><figure>{arr}</figure></div>{table}'
     else:
         content = _unavailable("No periods in this range.")
     sections.append(_section("mrr", "MRR and ARR over time", f"At the end of each period, in {esc(currency)}.", content))

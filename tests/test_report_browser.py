@@ -184,3 +184,12 @@ def test_the_charts_render_in_a_real_browser(example, tmp_path):
     keep.mkdir(exist_ok=True)
     shutil.copy(shot, keep / "report-screenshot.png")
     shutil.copy(out, keep / "report.html")
+
+
+def test_quarters_are_named_as_quarters(example, tmp_path):
+    out = tmp_path / "quarters.html"
+    example("report", "--from", "2025-12-15", "--to", "2026-06-30", "--period", "quarter", "--out", str(out))
+    page = out.read_text(encoding="utf-8")
+    assert page.count('aria-label="MRR bridge ') == 3
+    assert "<figcaption>2025-12-15 – 2025-12-31: " in page
+    assert "<figcaption>2026-Q1: " in page and "<figcaption>2026-Q2: " in page
