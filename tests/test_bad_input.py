@@ -245,6 +245,17 @@ def build_corpus() -> list[Case]:
         row = {k: v for k, v in row.items() if v is not None}
         add(Case(f"{row['type']} {at}: {words}", [row], at, words))
 
+    # Contracts whose MRR would not fit in the read model's integer cents.
+    for row, at in [
+        (started(quantity="999999999", unit_price="999999999999.99"), "quantity"),
+        (price_change(unit_price="999999999999"), "unit_price"),
+        (changed("upsell", quantity="300000000", unit_price="40000"), "quantity"),
+    ]:
+        add(Case(f"{row['type']}: an MRR too large to keep", [row], at, "more than revledger keeps"))
+    add(Case("seat_change: an MRR too large to keep", [started(customer="huge", unit_price="999999999.00"),
+             seat_change(customer_id="huge", subscription_id="n1", quantity="999999999")],
+             "quantity", "more than revledger keeps"))
+
     # Contradictory upsell / downgrade claims (acme s1: 200 × 50.00 = 10000.00).
     for kind, cells in [
         ("upsell", {"quantity": "100"}), ("upsell", {"quantity": "200"}), ("upsell", {"unit_price": "49.99"}),
