@@ -108,9 +108,13 @@ def colour_wanted(stream: Any = None) -> bool:
 
 
 def console(file: Any, colour: bool) -> Console:
-    """A rich console: on a terminal its own width and colours; otherwise plain, fixed width, no markup."""
+    """A rich console: colours on a terminal, plain otherwise; never narrower than the table.
+
+    A table is never squeezed to the window (that would cut digits off a
+    figure): a line wider than the terminal wraps, as any long line does.
+    """
     if colour:
-        return Console(file=file, force_terminal=True, highlight=False, emoji=False, soft_wrap=False)
+        return Console(file=file, force_terminal=True, width=WIDTH, highlight=False, emoji=False, soft_wrap=False)
     return Console(
         file=file, force_terminal=False, color_system=None, no_color=True, width=WIDTH,
         highlight=False, emoji=False, legacy_windows=False, soft_wrap=False, force_jupyter=False,
