@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
-from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -159,8 +159,11 @@ class _DurablePool(SQLiteConnectionPool):
     """eventsourcing's pool (which turns on WAL), with every commit synced to disk."""
 
     def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
-        connection._sqlite_conn.execute("PRAGMA synchronous=FULL")
+        try:
+            connection = super()._create_connection()
+            connection._sqlite_conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as e:  # e.g. a file that is not a database: ours to report, not a traceback
+            raise InterfaceError(e) from e
         return connection
 
 
