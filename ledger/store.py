@@ -220,7 +220,9 @@ class SQLiteEventStore(EventStore):
                 c.execute(f"SELECT key, value FROM {SETTINGS_TABLE}")
                 rows = c.fetchall()
         except StorageError as e:
-            raise LedgerNotFoundError(f"{self.location} is not a revledger ledger (run `revledger init`)") from e
+            raise LedgerNotFoundError(
+                f"{self.location} is not a revledger ledger ({one_line(e.__cause__ or e)}; `revledger init` creates one)"
+            ) from e
         return {row[0]: row[1] for row in rows}
 
     @contextmanager
