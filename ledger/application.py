@@ -319,6 +319,8 @@ class Ledger:
                 event = self._fill_void(event, batch, recorded, refuse)
                 if event is None:
                     continue
+                if event.event_id not in recorded and head_sequence:  # its id was only now derived
+                    recorded.update(self.history.find([event.event_id]))
             earlier = batch.get(event.event_id)
             if earlier is not None:
                 if _same_row(earlier[1], event):
