@@ -14,10 +14,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from ledger.money import cents_text, ratio, ratio_text
-from projections.metrics import ReconciliationError, movement_stream
+from projections.metrics import movement_stream
 from projections.movements import CONTRACTION, NEW
 from projections.periods import month_end
-from projections.queries import VISIBLE, Knowledge
+from projections.queries import Knowledge
 from projections.readmodel import ReadModel
 
 
@@ -27,12 +27,8 @@ def _month_text(day: date) -> str:
 
 def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> dict[str, Any]:
     """Every cohort whose month overlaps [start, end], with MRR, NRR, logos and contraction per month offset."""
-    joined = dict(
-        rm.db.execute(
-            f"SELECT customer_id, date FROM movements WHERE {VISIBLE} AND category = :new AND date <= :end",
-            {"known": known.sequence, "new": NEW, "end": end.isoformat()},
-        ).fetchall()
-    )
+    rows = movement_stream(rm, end, known.sequence)
+    joined = {row[0]: row[1] for row in rows if row[2] == NEW}  # at most one `new` per customer
     first_month = start.replace(day=1).isoformat()
     cohort_of = {c: day[:7] for c, day in joined.items() if day >= first_month}
     months = sorted(set(cohort_of.values()))
@@ -69,7 +65,7 @@ def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> d
 
     month = date.fromisoformat(months[0] + "-01") if months else None
     as_of = min(month_end(month), end) if month else None
-    for customer, day, category, _, from_cents, to_cents, _ in movement_stream(rm, end, known.sequence):
+    for customer, day, category, _, to_cents, amount in rows:
         cohort = cohort_of.get(customer)
         if cohort is None:
             continue
@@ -78,13 +74,11 @@ def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> d
             month = as_of + timedelta(days=1)
             as_of = min(month_end(month), end)
         before = mrr.get(customer, 0)
-        if before != from_cents:
-            raise ReconciliationError(f"movement of {customer} on {day} does not start from its MRR the day before")
         mrr[customer] = to_cents
         mrr_sum[cohort] += to_cents - before
         active[cohort] += (to_cents > 0) - (before > 0)
         if category == CONTRACTION and day[:7] > cohort:
-            contraction[cohort] += from_cents - to_cents
+            contraction[cohort] += amount
     while month is not None and month <= end:
         snapshot(month, as_of)
         month = as_of + timedelta(days=1)

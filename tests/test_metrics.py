@@ -287,9 +287,10 @@ def test_a_read_model_that_does_not_reconcile_is_an_error_not_a_report(rl):
     rm.db.execute("UPDATE movements SET to_cents = to_cents + 1 WHERE customer_id = 'acme' AND date = '2026-02-20'")
     with pytest.raises(ReconciliationError, match=r"2026-02-01\.\.2026-02-28: opening 1300.00 \+ net new 100.00 != closing 1400.01"):
         metrics_report(rm, dt.date(2026, 1, 1), dt.date(2026, 3, 31), known)
-    # a movement that does not start where the customer's MRR stood
-    rm.db.execute("UPDATE movements SET from_cents = 1 WHERE customer_id = 'bob' AND date = '2026-02-10'")
-    with pytest.raises(ReconciliationError, match="movement of bob on 2026-02-10 starts from 0.01"):
+    rm.db.execute("UPDATE movements SET to_cents = to_cents - 1 WHERE customer_id = 'acme' AND date = '2026-02-20'")
+    # a movement whose amount is not the step from the MRR before it
+    rm.db.execute("UPDATE movements SET amount_cents = 29900 WHERE customer_id = 'bob' AND date = '2026-02-10'")
+    with pytest.raises(ReconciliationError, match=r"2026-02-01\.\.2026-02-28: opening 1300.00 \+ net new 101.00 != closing 1400.00"):
         metrics_report(rm, dt.date(2026, 1, 1), dt.date(2026, 3, 31), known)
     rm.close()
 
