@@ -220,6 +220,8 @@ class SQLiteEventStore(EventStore):
                 c.execute(f"SELECT key, value FROM {SETTINGS_TABLE}")
                 rows = c.fetchall()
         except StorageError as e:
+            if isinstance(e.__cause__, InterfaceError):  # not openable as a database at all
+                raise StorageError(f"cannot open the ledger at {self.location}: {one_line(e.__cause__)}") from e
             raise LedgerNotFoundError(
                 f"{self.location} is not a revledger ledger ({one_line(e.__cause__ or e)}; `revledger init` creates one)"
             ) from e
