@@ -164,7 +164,7 @@ class ReadModel:
         self._ensure_schema()
 
     def _write(self):
-        return _Transaction(self.db.conn)
+        return _Transaction(self.db.conn, self)
 
     # -- catching up --------------------------------------------------------------------
 
@@ -324,8 +324,9 @@ class ReadModel:
 class _Transaction:
     """BEGIN IMMEDIATE … COMMIT: take the write lock first, so a page is applied once."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, owner: ReadModel):
         self.conn = conn
+        self.owner = owner
 
     def __enter__(self) -> sqlite3.Connection:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -333,6 +334,13 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except sqlite3.Error as e:
+                exc = e
+        if self.conn.in_transaction:  # SQLite has already rolled back after, e.g., a full disk
             self.conn.execute("ROLLBACK")
+        self.owner._cached_at = -1  # the timelines folded in memory were not kept
+        if isinstance(exc, sqlite3.Error):
+            raise StorageError(f"cannot update the read models at {self.owner.path}: {exc}") from exc
