@@ -232,14 +232,18 @@ def events_recorded(rm: ReadModel, after: int, upto: int) -> list[dict[str, Any]
 
 
 def _contributions(rm: ReadModel, start: date, end: date, known: int) -> dict[str, tuple]:
-    """Each customer's part in a period's figures: opening and closing MRR, and its movements in it."""
+    """Each customer's part in a period's (ungrouped) figures: opening and closing MRR, and its movements in it.
+
+    A movement counts by category, cause and amount, not by day: moving a
+    change within the period changes no figure, so it is not a cause.
+    """
     opening = customer_mrr_cents(rm, date.fromordinal(start.toordinal() - 1), known)
     closing = customer_mrr_cents(rm, end, known)
     moved: dict[str, list] = {}
     for row in movement_rows(rm, start, end, known):
-        moved.setdefault(row["customer_id"], []).append((row["date"], row["category"], row["cause"], row["amount"]))
+        moved.setdefault(row["customer_id"], []).append((row["category"], row["cause"] or "", row["amount"]))
     customers = set(opening) | set(closing) | set(moved)
-    return {c: (opening.get(c, 0), closing.get(c, 0), tuple(moved.get(c, ()))) for c in customers}
+    return {c: (opening.get(c, 0), closing.get(c, 0), tuple(sorted(moved.get(c, ())))) for c in customers}
 
 
 def causing_events(rm: ReadModel, start: date, end: date, since: int, known: int) -> list[dict[str, Any]]:
