@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -110,6 +111,10 @@ def handled(func: F) -> F:
             raise fail(str(e)) from None
         except (RevledgerError, ClockError, MoneyError) as e:
             raise fail(str(e)) from None
+        except sqlite3.DatabaseError as e:  # a damaged file found mid-query
+            raise fail(
+                f"database error: {e} (`revledger verify` finds the damaged file; `revledger rebuild` remakes the read models)"
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
