@@ -94,7 +94,13 @@ def test_the_scenario_close_then_backdated_corrections_and_a_void_are_restatemen
     rl("import", rl.write("corrections.csv", CORRECTIONS), "--restate", "January corrections from the billing audit")
 
     report = rl("restatements", "--format", "json").json()
+    assert set(report) == {"currency", "known_at", "restatements"} and report["known_at"] == rl.events()[-1]["recorded_at"]
     (january_restated,) = report["restatements"]
+    assert list(january_restated) == ["period", "start", "end", "lock", "event_id", "sequence", "recorded_at", "actor",
+                                      "head", "locked", "figures", "events"]
+    assert all(list(f) == ["metric", "closed", "now", "difference"] for f in january_restated["figures"])
+    assert all(list(e) == ["sequence", "event_id", "type", "customer_id", "effective_date", "recorded_at", "actor",
+                           "source", "reason", "restatement", "target_event_id"] for e in january_restated["events"])
     assert january_restated["period"] == "2026-01"
     assert january_restated["sequence"] == closed["sequence"]
     figures = [(f["metric"], f["closed"], f["now"], f["difference"]) for f in january_restated["figures"]]
@@ -298,6 +304,23 @@ def test_amend_is_all_or_nothing(rl):
     # a seat change to a line that does not exist: the void is not written either
     result = rl("amend", "a2", "--subscription", "nope", "--reason", "wrong line", ok=False)
     assert result.exit_code == 1 and "line nope is not open" in result.stderr
+    assert len(rl.events()) == 4
+
+
+def test_amend_dry_run_writes_nothing(rl):
+    rl("import", rl.write("opening.csv", OPENING))
+    out = rl("amend", "a2", "--quantity", "15", "--reason", "check first", "--dry-run").stdout
+    assert out.startswith("valid: would void a2 and record ") and "nothing written (dry run)" in out
+    assert len(rl.events()) == 4
+
+
+def test_amending_a_start_that_later_events_depend_on_says_why_it_cannot(rl):
+    rl("import", rl.write("opening.csv", OPENING))
+    result = rl("amend", "a1", "--quantity", "20", "--reason", "20 seats", ok=False)
+    assert result.stderr.splitlines()[0] == (
+        "cli: target_event_id: voiding a1 would leave the timeline inconsistent: that would make seat_change a2 "
+        "effective 2026-01-10 invalid: line s1 is not open on 2026-01-10"
+    )
     assert len(rl.events()) == 4
 
 
