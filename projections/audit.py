@@ -30,7 +30,7 @@ from ledger.store import EventStore, Head, read_only_uri
 from projections.metrics import Figures, figures_json, metrics_report
 from projections.periods import parse_period
 from projections.queries import Knowledge, customer_mrr_cents, movement_rows
-from projections.readmodel import CURRENT, ReadModel
+from projections.readmodel import CURRENT, SCHEMA_VERSION, ReadModel
 
 # Figures that are ratios: absent (a group or cause that did not exist) means undefined, not zero.
 RATIOS = frozenset(
@@ -462,11 +462,15 @@ def verify(
         upto = derived.position()[1]
         result.findings.extend(_check_closes(intact, derived, upto))
         result.checked.append(f"{sum(1 for e in intact if e.type == ev.PERIOD_CLOSED)} period closes")
-        if read_model_path and os.path.exists(read_model_path):
-            result.findings.extend(_check_read_model(read_model_path, derived, upto, len(intact)))
-            result.checked.append(f"stored read models against projections re-derived from {upto} events")
-        else:
+        origin = _read_model_origin(read_model_path) if read_model_path and os.path.exists(read_model_path) else None
+        if origin is None:
             result.checked.append("no stored read models to compare")
+        elif origin != UNREADABLE and origin != (settings.ledger_id, SCHEMA_VERSION):
+            # revledger throws such read models away and rebuilds them on their next use
+            result.checked.append("the stored read models are of another ledger or schema: not compared")
+        else:
+            result.findings.extend(_check_read_model(read_model_path, derived, upto, len(intact)))  # type: ignore[arg-type]
+            result.checked.append(f"stored read models against projections re-derived from {upto} events")
         derived.close()
     return result
 
@@ -589,6 +593,22 @@ def _first_sequence(table: str, extra: set[tuple], missing: set[tuple]) -> int:
         else:
             candidates.append(row[-2])  # known_from
     return min(candidates)
+
+
+UNREADABLE = ("", -1)
+
+
+def _read_model_origin(path: str) -> tuple[str, int] | None:
+    """(ledger_id, schema) the stored read models were built for; UNREADABLE if they cannot be read."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT ledger_id, schema FROM tracking WHERE id = 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return UNREADABLE  # compared all the same, so that it is reported
+    return (row[0], row[1]) if row else None
 
 
 def _check_read_model(path: str, derived: ReadModel, upto: int, log_length: int) -> list[Finding]:

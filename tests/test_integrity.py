@@ -264,3 +264,20 @@ def test_a_read_model_edited_behind_the_log_is_found(ledger):
         "message": "table movements: 1 stored rows are not derived from the log, 1 derived rows are not stored",
     }
     assert ledger("rebuild").exit_code == 0 and verify(ledger)[0] == 0
+
+
+def test_unreadable_read_models_are_reported_and_another_ledgers_are_not_compared(ledger):
+    path = ledger.db.replace(".db", ".projections.db")
+    with sqlite3.connect(path) as conn:  # as if left beside a ledger re-created at the same path
+        conn.execute("UPDATE tracking SET ledger_id = 'another ledger'")
+        conn.execute("DELETE FROM movements")
+    code, report, _ = verify(ledger)
+    assert code == 0 and "the stored read models are of another ledger or schema: not compared" in report["checked"]
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    with open(path, "wb") as handle:
+        handle.write(b"not a database" * 100)
+    code, report, _ = verify(ledger)
+    assert code == 1 and report["findings"][0]["check"] == "read models"
+    assert report["findings"][0]["message"].startswith(f"cannot read {path}: ")
