@@ -11,7 +11,10 @@ Environment:
   BENCH_EVENTS   about how many events (default 1,000,000)
   BENCH_DIR      working folder (default out/bench)
   BENCH_REPORT   where to write the report (default docs/performance.md)
-  BENCH_PROFILE  0 to skip profiling; PROFILE_EVENTS caps the profiled import (default 100,000)
+  BENCH_PROFILE  0 to skip profiling; PROFILE_EVENTS caps the profiled import and
+                 rebuild (default 100,000; 0 skips them)
+  BENCH_STEPS    which steps to run (default all: generate,import,metrics,mrr,help,rebuild); leaving out
+                 generate or import reuses the file or ledger an earlier run left in BENCH_DIR
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ START = "2024-01-01"
 END = "2026-12-31"
 SEED = 2024
 MiB = 1024 * 1024
+STEPS = ("generate", "import", "metrics", "mrr", "help", "rebuild")
+# Text after this line in the report is written by hand (what the figures mean) and kept by re-runs.
+KEPT = "<!-- Below: written by hand, kept by make bench. -->"
 
 
 @dataclass
@@ -231,73 +237,74 @@ def shown(argv: list[str]) -> str:
     return text.replace(str(ROOT) + "/", "").replace(REVLEDGER, "revledger")
 
 
-def benchmark(target_events: int, work: Path, profiling: bool) -> Results:
+def benchmark(target_events: int, work: Path, profiling: bool, steps: list[str], save) -> Results:
     from ledger.synthetic import generate
 
     work.mkdir(parents=True, exist_ok=True)
     results = Results()
     log = results.commands.append
 
-    # About 10 events a customer over 36 months; measure the seed's own rate so the file is near the target.
-    pilot = sum(1 for _ in generate(2000, MONTHS, SEED))
-    customers = max(1, round(target_events * 2000 / pilot))
     events_file = work / "events.csv"
-    argv = cmd("generate", "--customers", str(customers), "--months", str(MONTHS), "--seed", str(SEED), "--out", str(events_file))
-    generated = run(argv)
-    log(shown(argv))
-    events = count_rows(events_file)
+    db = work / "ledger.db"
+    if "generate" in steps:
+        # About 10 events a customer over 36 months; measure the seed's own rate so the file is near the target.
+        pilot = sum(1 for _ in generate(2000, MONTHS, SEED))
+        customers = max(1, round(target_events * 2000 / pilot))
+        argv = cmd("generate", "--customers", str(customers), "--months", str(MONTHS), "--seed", str(SEED), "--out", str(events_file))
+        generated = run(argv)
+        log(shown(argv))
+        events = count_rows(events_file)
+        results.details.append(
+            f"`generate` wrote {events:,} events for {customers:,} customers over {MONTHS} months "
+            f"({events_file.stat().st_size / MiB:,.0f} MiB) in {generated.seconds:.1f} s ({events / generated.seconds:,.0f} events/s), "
+            f"peak RSS {generated.max_rss / MiB:,.0f} MiB."
+        )
+    else:
+        if not events_file.exists():
+            raise SystemExit(f"benchmark: BENCH_STEPS leaves out generate, but there is no {events_file}")
+        with open(events_file, newline="", encoding="utf-8") as handle:
+            customers = len({row["customer_id"] for row in csv.DictReader(handle)})
+        events = count_rows(events_file)
+        results.details.append(f"Reused {events_file} from an earlier run (BENCH_STEPS={','.join(steps)}).")
     results.events, results.customers = events, customers
-    results.details.append(
-        f"`generate` wrote {events:,} events for {customers:,} customers over {MONTHS} months "
-        f"({events_file.stat().st_size / MiB:,.0f} MiB) in {generated.seconds:.1f} s ({events / generated.seconds:,.0f} events/s), "
-        f"peak RSS {generated.max_rss / MiB:,.0f} MiB."
-    )
+    save(results)
 
     # The physical limit, measured first on a cold-ish file cache like the import after it.
     raw_seconds, raw_cpu = raw_insert(events_file, work / "raw.db")
     raw_rate = events / raw_seconds
     log(f"python: sqlite3 executemany of the {events:,} rows, JSON-encoded, one transaction (tests/benchmark.py raw_insert)")
     results.figures.append(Figure("raw sqlite3 executemany (the limit)", f"{raw_rate:,.0f} events/s ({raw_seconds:.1f} s)", "—", None, f"{raw_cpu:.1f} s"))
+    save(results)
 
-    db = work / "ledger.db"
-    for path in work.glob("ledger*.db*"):
-        path.unlink()
-    for path in work.glob("ledger.projections*"):
-        path.unlink()
-    argv = cmd("--db", str(db), "init", "--currency", "USD")
-    run(argv)
-    log(shown(argv))
-
-    argv = cmd("--db", str(db), "import", str(events_file))
-    imported = run(argv)
-    log(shown(argv))
-    import_rate = events / imported.seconds
-    results.figures.append(
-        Figure(
-            "`import` end to end (validate, append, catch up)",
-            f"{import_rate:,.0f} events/s ({imported.seconds:.1f} s); {import_rate / raw_rate:.2f} of raw",
-            "≥ 40,000 events/s and ≥ 0.35 of raw",
-            import_rate >= 40_000 and import_rate / raw_rate >= 0.35,
-            f"{imported.cpu:.1f} s ({events / imported.cpu:,.0f} events per CPU-second)",
+    if "import" in steps:
+        for path in work.glob("ledger*.db*"):
+            path.unlink()
+        for path in work.glob("ledger.projections*"):
+            path.unlink()
+        argv = cmd("--db", str(db), "init", "--currency", "USD")
+        run(argv)
+        log(shown(argv))
+        argv = cmd("--db", str(db), "import", str(events_file))
+        imported = run(argv)
+        log(shown(argv))
+        import_rate = events / imported.seconds
+        results.figures.append(
+            Figure(
+                "`import` end to end (validate, append, catch up)",
+                f"{import_rate:,.0f} events/s ({imported.seconds:.1f} s); {import_rate / raw_rate:.2f} of raw",
+                "≥ 40,000 events/s and ≥ 0.35 of raw",
+                import_rate >= 40_000 and import_rate / raw_rate >= 0.35,
+                f"{imported.cpu:.1f} s ({events / imported.cpu:,.0f} events per CPU-second)",
+            )
         )
-    )
-    results.figures.append(
-        Figure("peak RSS of the import", f"{imported.max_rss / MiB:,.0f} MiB", "≤ 500 MB", imported.max_rss <= 500 * 1000 * 1000)
-    )
-
-    argv = cmd("--db", str(db), "rebuild")
-    rebuilt = run(argv)
-    log(shown(argv))
-    rebuild_rate = events / rebuilt.seconds
-    results.figures.append(
-        Figure(
-            "`rebuild` (replay every projection)",
-            f"{rebuild_rate:,.0f} events/s ({rebuilt.seconds:.1f} s); {rebuild_rate / raw_rate:.2f} of raw; peak RSS {rebuilt.max_rss / MiB:,.0f} MiB",
-            "≥ 100,000 events/s",
-            rebuild_rate >= 100_000,
-            f"{rebuilt.cpu:.1f} s ({events / rebuilt.cpu:,.0f} events per CPU-second)",
+        results.figures.append(
+            Figure("peak RSS of the import", f"{imported.max_rss / MiB:,.0f} MiB", "≤ 500 MB", imported.max_rss <= 500 * 1000 * 1000)
         )
-    )
+        save(results)
+    elif not db.exists():
+        raise SystemExit(f"benchmark: BENCH_STEPS leaves out import, but there is no ledger at {db}")
+    else:
+        results.details.append(f"Reused the ledger {db}, imported by an earlier run.")
 
     # --known-at: the middle of the log, as recorded (the import stamps consecutive microseconds).
     from projections.readmodel import default_path
@@ -305,7 +312,7 @@ def benchmark(target_events: int, work: Path, profiling: bool) -> Results:
     with sqlite3.connect(default_path(str(db))) as connection:
         middle = connection.execute("SELECT recorded_at FROM events WHERE sequence = ?", (max(1, events // 2),)).fetchone()[0]
 
-    has_metrics = run(cmd("metrics", "--help"), check=False).code == 0
+    has_metrics = "metrics" in steps and run(cmd("metrics", "--help"), check=False).code == 0
     metrics_seconds = None
     metrics_argv = cmd("--db", str(db), "metrics", "--from", START, "--to", END, "--format", "json")
     known_argv = [*metrics_argv, "--known-at", middle]
@@ -333,63 +340,97 @@ def benchmark(target_events: int, work: Path, profiling: bool) -> Results:
                 f"{known_run.cpu:.2f} s",
             )
         )
-    else:
+        save(results)
+    elif "metrics" in steps:
         results.figures.append(Figure("`metrics` over 36 monthly periods", "not implemented yet", "≤ 1 s", None))
         results.figures.append(Figure("`metrics --known-at`", "not implemented yet", "≤ 1.5× `metrics`", None))
 
-    argv = cmd("--db", str(db), "mrr", "--as-of", END)
-    mrr_seconds, mrr_run = best_of(argv, 5)
-    log(shown(argv))
-    results.figures.append(
-        Figure("`mrr --as-of` (wall, incl. interpreter start)", f"{mrr_seconds:.2f} s", "≤ 0.3 s", mrr_seconds <= 0.3, f"{mrr_run.cpu:.2f} s")
-    )
+    if "mrr" in steps:
+        argv = cmd("--db", str(db), "mrr", "--as-of", END)
+        mrr_seconds, mrr_run = best_of(argv, 5)
+        log(shown(argv))
+        results.figures.append(
+            Figure("`mrr --as-of` (wall, incl. interpreter start)", f"{mrr_seconds:.2f} s", "≤ 0.3 s", mrr_seconds <= 0.3, f"{mrr_run.cpu:.2f} s")
+        )
+    if "help" in steps:
+        argv = cmd("--help")
+        help_seconds, help_run = best_of(argv, 5)
+        log(shown(argv))
+        results.figures.append(
+            Figure("`revledger --help`", f"{help_seconds:.2f} s", "≤ 0.25 s", help_seconds <= 0.25, f"{help_run.cpu:.2f} s")
+        )
+        bare_seconds, bare_run = best_of([sys.executable, "-c", "pass"], 5)
+        results.details.append(
+            f"A bare `python -c pass` takes {bare_seconds:.3f} s wall ({bare_run.cpu:.3f} s CPU) on this machine: the floor of any command."
+        )
+    save(results)
 
-    argv = cmd("--help")
-    help_seconds, help_run = best_of(argv, 5)
-    log(shown(argv))
-    results.figures.append(
-        Figure("`revledger --help`", f"{help_seconds:.2f} s", "≤ 0.25 s", help_seconds <= 0.25, f"{help_run.cpu:.2f} s")
-    )
-    bare_seconds, _ = best_of([sys.executable, "-c", "pass"], 5)
-    results.details.append(f"A bare `python -c pass` takes {bare_seconds:.3f} s on this machine (the floor of any command).")
+    if "rebuild" in steps:
+        argv = cmd("--db", str(db), "rebuild")
+        rebuilt = run(argv)
+        log(shown(argv))
+        rebuild_rate = events / rebuilt.seconds
+        results.figures.append(
+            Figure(
+                "`rebuild` (replay every projection)",
+                f"{rebuild_rate:,.0f} events/s ({rebuilt.seconds:.1f} s); {rebuild_rate / raw_rate:.2f} of raw; "
+                f"peak RSS {rebuilt.max_rss / MiB:,.0f} MiB",
+                "≥ 100,000 events/s",
+                rebuild_rate >= 100_000,
+                f"{rebuilt.cpu:.1f} s ({events / rebuilt.cpu:,.0f} events per CPU-second)",
+            )
+        )
+        save(results)
 
     if profiling:
-        missed = {f.name for f in results.figures if f.met is False}
-        cap = int(os.environ.get("PROFILE_EVENTS", "100000"))
-        if any(name.startswith("`import`") or name.startswith("peak RSS") for name in missed):
-            profile_file = events_file
-            if events > cap:
-                profile_file = work / "profile-events.csv"
-                with open(events_file, encoding="utf-8") as source, open(profile_file, "w", encoding="utf-8") as target:
-                    for number, line in enumerate(source):
-                        if number > cap:
-                            break
-                        target.write(line)  # a prefix of a file in recording order is valid on its own
-            profile_db = work / "profile.db"
-            for path in work.glob("profile.*db*"):
-                path.unlink()
-            run(cmd("--db", str(profile_db), "init", "--currency", "USD"))
-            found = profile(["--db", str(profile_db), "import", str(profile_file)])
-            if found:
-                results.profiles.append((f"`import` of {min(events, cap):,} events", found))
-            if any(name.startswith("`rebuild`") for name in missed):
-                found = profile(["--db", str(profile_db), "rebuild"])
-                if found:
-                    results.profiles.append((f"`rebuild` of {min(events, cap):,} events", found))
-        if has_metrics and any(name.startswith("`metrics") for name in missed):
-            found = profile(["--db", str(db), "metrics", "--from", START, "--to", END, "--format", "json"])
-            if found:
-                results.profiles.append((f"`metrics` over {MONTHS} months of {events:,} events", found))
-            found = profile(["--db", str(db), "metrics", "--from", START, "--to", END, "--format", "json", "--known-at", middle])
-            if found:
-                results.profiles.append(("`metrics --known-at` (middle of the log)", found))
-        if any(name.startswith("`mrr") for name in missed):
-            found = profile(["--db", str(db), "mrr", "--as-of", END])
-            if found:
-                results.profiles.append(("`mrr --as-of` (in-process, after imports)", found))
-        if any(name.startswith("`mrr") or name.startswith("`revledger --help") for name in missed):
-            results.startup = import_times(["--help"])
+        profile_missed(results, work, events_file, db, middle, has_metrics, save)
     return results
+
+
+def profile_missed(results: Results, work: Path, events_file: Path, db: Path, middle: str, has_metrics: bool, save) -> None:
+    """Profile each command that missed its target, quick ones first; an import on a prefix of the file."""
+    missed = {f.name.split(" ")[0] for f in results.figures if f.met is False}
+    events = results.events
+    if has_metrics and any(name.startswith("`metrics") for name in missed):
+        for title, extra in ((f"`metrics` over {MONTHS} months of {events:,} events", []), ("`metrics --known-at` (middle of the log)", ["--known-at", middle])):
+            found = profile(["--db", str(db), "metrics", "--from", START, "--to", END, "--format", "json", *extra])
+            if found:
+                results.profiles.append((title, found))
+    if "`mrr" in missed:
+        found = profile(["--db", str(db), "mrr", "--as-of", END])
+        if found:
+            results.profiles.append(("`mrr --as-of` (in-process, after imports)", found))
+    if "`mrr" in missed or "`revledger" in missed:
+        results.startup = import_times(["--help"])
+    save(results)
+    cap = int(os.environ.get("PROFILE_EVENTS", "100000"))
+    if cap <= 0 or not ({"`import`", "peak", "`rebuild`"} & missed):
+        return
+    profile_file = events_file
+    if events > cap:
+        profile_file = work / "profile-events.csv"
+        with open(events_file, encoding="utf-8") as source, open(profile_file, "w", encoding="utf-8") as target:
+            for number, line in enumerate(source):
+                if number > cap:
+                    break
+                target.write(line)  # a prefix of a file in recording order is valid on its own
+    profile_db = work / "profile.db"
+    for path in work.glob("profile.*db*"):
+        path.unlink()
+    run(cmd("--db", str(profile_db), "init", "--currency", "USD"))
+    argv = ["--db", str(profile_db), "import", str(profile_file)]
+    if {"`import`", "peak"} & missed:
+        found = profile(argv)
+        if found:
+            results.profiles.append((f"`import` of {min(events, cap):,} events", found))
+            save(results)
+    else:
+        run(cmd(*argv))
+    if "`rebuild`" in missed:
+        found = profile(["--db", str(profile_db), "rebuild"])
+        if found:
+            results.profiles.append((f"`rebuild` of {min(events, cap):,} events", found))
+            save(results)
 
 
 def report(results: Results, info: dict[str, str], started: dt.datetime, elapsed: float) -> str:
@@ -466,13 +507,27 @@ def main() -> None:
     profiling = os.environ.get("BENCH_PROFILE", "1") != "0"
     started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
+    steps = [s.strip() for s in os.environ.get("BENCH_STEPS", ",".join(STEPS)).split(",") if s.strip()]
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        raise SystemExit(f"benchmark: unknown BENCH_STEPS {', '.join(unknown)} (from {', '.join(STEPS)})")
     load_before = f"{os.getloadavg()[0]:.1f}"
-    results = benchmark(target, work, profiling)
-    info = {**machine(), "load_before": load_before, "load_after": f"{os.getloadavg()[0]:.1f}"}
-    text = report(results, info, started, time.perf_counter() - clock)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_text(text, encoding="utf-8")
-    print(text)
+    base = machine()
+
+    def save(results: Results) -> str:
+        """Write the report as it stands, so an interrupted run still leaves what it measured."""
+        info = {**base, "load_before": load_before, "load_after": f"{os.getloadavg()[0]:.1f}"}
+        text = report(results, info, started, time.perf_counter() - clock)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if destination.exists():
+            previous = destination.read_text(encoding="utf-8")
+            if KEPT in previous:
+                text += "\n" + previous[previous.index(KEPT) :]
+        destination.write_text(text, encoding="utf-8")
+        return text
+
+    results = benchmark(target, work, profiling, steps, save)
+    print(save(results))
     print(f"benchmark: wrote {destination}")
 
 
