@@ -356,7 +356,10 @@ def _render_diff(report: dict[str, Any], format: Format) -> None:
             render.emit(render.as_csv(_movement_changes(report["movements"]), [c.key for c in MOVEMENT_CHANGE_COLUMNS]))
         return
     b, a = report["before"], report["after"]
-    title = f"{report['read']} ({report['currency']}) as known at {b['known_at']} → as known at {a['known_at']}"
+    def when(side: dict[str, Any]) -> str:
+        return f"as known at {side['known_at']}" if side["known_at"] else "the empty ledger"
+
+    title = f"{report['read']} ({report['currency']}) {when(b)} → {when(a)}"
     if "figures" in report:
         rows = [
             {
