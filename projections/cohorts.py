@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ledger.money import cents_text, ratio, ratio_text
-from projections.metrics import movement_stream
+from projections.metrics import KINDS, movement_stream
 from projections.movements import CONTRACTION, NEW
 from projections.periods import month_end
 from projections.queries import Knowledge
@@ -28,7 +28,9 @@ def _month_text(day: date) -> str:
 def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> dict[str, Any]:
     """Every cohort whose month overlaps [start, end], with MRR, NRR, logos and contraction per month offset."""
     rows = movement_stream(rm, end, known.sequence)
-    joined = {row[0]: row[1] for row in rows if row[2] == NEW}  # at most one `new` per customer
+    news = {k for k, (category, _) in KINDS.items() if category == NEW}
+    contractions = {k for k, (category, _) in KINDS.items() if category == CONTRACTION}
+    joined = {row[0]: row[1] for row in rows if row[2] in news}  # at most one `new` per customer
     first_month = start.replace(day=1).isoformat()
     cohort_of = {c: day[:7] for c, day in joined.items() if day >= first_month}
     months = sorted(set(cohort_of.values()))
@@ -65,7 +67,7 @@ def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> d
 
     month = date.fromisoformat(months[0] + "-01") if months else None
     as_of = min(month_end(month), end) if month else None
-    for customer, day, category, _, to_cents, amount in rows:
+    for customer, day, kind, to_cents, amount in rows:
         cohort = cohort_of.get(customer)
         if cohort is None:
             continue
@@ -77,7 +79,7 @@ def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> d
         mrr[customer] = to_cents
         mrr_sum[cohort] += to_cents - before
         active[cohort] += (to_cents > 0) - (before > 0)
-        if category == CONTRACTION and day[:7] > cohort:
+        if kind in contractions and day[:7] > cohort:
             contraction[cohort] += amount
     while month is not None and month <= end:
         snapshot(month, as_of)

@@ -18,7 +18,8 @@ from typing import Any
 
 from ledger.errors import StorageError
 from ledger.money import cents_text, ratio, ratio_text
-from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
+from ledger.customer import CAUSES
+from projections.movements import CATEGORIES, CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
 from projections.periods import split
 from projections.queries import VISIBLE, Knowledge
 from projections.readmodel import ReadModel
@@ -63,20 +64,39 @@ class Figures:
         return b[NEW] + b[EXPANSION] + b[REACTIVATION] - b[CONTRACTION] - b[CHURN]
 
 
+# A movement's (category, cause) as one small int, computed by SQLite: small ints are
+# shared objects that hash at once, where a million category strings would each be
+# built and hashed again. kind = 8 × category index + cause index (0: no cause).
+_CATEGORY_INDEX = {category: i for i, category in enumerate(CATEGORIES)}
+_CAUSE_INDEX = {cause: i + 1 for i, cause in enumerate(CAUSES)}
+KINDS = {
+    8 * i + j: (category, cause)
+    for category, i in _CATEGORY_INDEX.items()
+    for cause, j in [(None, 0), *_CAUSE_INDEX.items()]
+}
+_KIND_SQL = (
+    "(CASE category " + " ".join(f"WHEN '{c}' THEN {8 * i}" for c, i in _CATEGORY_INDEX.items()) + " END)"
+    " + (CASE WHEN cause IS NULL THEN 0 " + " ".join(f"WHEN cause = '{c}' THEN {j}" for c, j in _CAUSE_INDEX.items()) + " END)"
+)
+
+
 def movement_stream(rm: ReadModel, end: date, known: int) -> list[tuple]:
     """Every visible movement dated on or before ``end``, in date order (at most one per customer and day).
 
-    (customer_id, date, category, cause, to_cents, amount_cents). One sequential
-    scan then a sort: reading a million rows through the date index costs a random
-    table lookup per row, several times the scan.
+    Rows are (customer_id, date, kind, to_cents, amount_cents), ``KINDS[kind]`` its
+    (category, cause). One sequential scan then a sort: reading a million rows
+    through the date index costs a random table lookup per row, several times the scan.
     """
     rows = rm.db.execute(
-        "SELECT customer_id, date, category, cause, to_cents, amount_cents FROM movements NOT INDEXED "
+        f"SELECT customer_id, date, {_KIND_SQL}, to_cents, amount_cents FROM movements NOT INDEXED "
         f"WHERE {VISIBLE} AND date <= :end",
         {"known": known, "end": end.isoformat()},
     ).fetchall()
     rows.sort(key=itemgetter(1))
     return rows
+
+
+_COUNTED_KINDS = frozenset(k for k, (category, _) in KINDS.items() if category in _COUNTED)
 
 
 def attribute_changes(rm: ReadModel, name: str, end: date, known: int) -> list[tuple[str, str, str]]:
@@ -100,8 +120,9 @@ def period_figures(
     Opening and closing per group are sums of each customer's running MRR (its
     last movement's to_mrr); the bridge sums the movements' stored amounts by
     category, so opening + net new = closing checks one against the other (a
-    movement that does not start where the one before it ended breaks it too). A group appears for a period when one of its customers has MRR > 0
-    at opening or closing or a movement in it; without ``by`` the one group None
+    movement that does not start where the one before it ended breaks it too).
+    A group appears for a period when one of its customers has MRR > 0 at
+    opening or closing or a movement in it; without ``by`` the one group None
     always appears.
     """
     if not spans:
@@ -111,7 +132,7 @@ def period_figures(
     first_day = spans[0][0].isoformat()
     position = bisect_left(rows, first_day, key=itemgetter(1))
     # Before the range only the state matters: each customer's last to_mrr (rows are in date order).
-    mrr: dict[str, int] = {row[0]: row[4] for row in rows[:position]}
+    mrr: dict[str, int] = {row[0]: row[3] for row in rows[:position]}
     group_of: dict[str, str] = {}  # each customer's group as of the current period's last day
     group_get = group_of.get
     group_mrr: dict[str | None, int] = {}
@@ -145,44 +166,78 @@ def period_figures(
 
         # The period's movements: amounts are summed as stored, the state is each customer's last to_mrr.
         end_position = bisect_right(rows, last_day, lo=position, key=itemgetter(1))
-        last: dict[str, int] = {}  # c_c of every customer that moves in the period
-        sums: dict[tuple, int] = {}  # (group, category, cause) -> Σ amount
-        movers: set[tuple] = set()  # (group, category, customer) for new, reactivation, churn
-        for customer, _, category, cause, to_cents, amount in rows[position:end_position]:
-            last[customer] = to_cents
-            key = (group_get(customer), category, cause)
-            sums[key] = sums.get(key, 0) + amount
-            if category in _COUNTED:
-                movers.add((key[0], category, customer))
+        chunk = rows[position:end_position]
         position = end_position
+        last: dict[str, int] = {}  # c_c of every customer that moves in the period
+        sums: dict = {}  # (group, kind) with ``by``, else kind -> Σ amount
+        movers: set[tuple] = set()  # (group, kind, customer) for new, reactivation, churn
+        if by:
+            for customer, _, kind, to_cents, amount in chunk:
+                last[customer] = to_cents
+                key = (group_get(customer), kind)
+                sums[key] = sums.get(key, 0) + amount
+                if kind in _COUNTED_KINDS:
+                    movers.add((key[0], kind, customer))
+        else:
+            for customer, _, kind, to_cents, amount in chunk:
+                last[customer] = to_cents
+                sums[kind] = sums.get(kind, 0) + amount
+                if kind in _COUNTED_KINDS:
+                    movers.add((None, kind, customer))
+            sums = {(None, kind): amount for kind, amount in sums.items()}
 
         mrr_get = mrr.get
-        for customer, c in last.items():
-            g = group_get(customer)
-            o = mrr_get(customer, 0)  # o_c: its MRR at the end of the day before the period
-            mrr[customer] = c
-            f = figures.get(g)
-            if f is None:
-                f = figures[g] = Figures()
-            f.touched = True
-            group_mrr[g] = group_mrr.get(g, 0) + c - o
-            group_active[g] = group_active.get(g, 0) + (c > 0) - (o > 0)
-            if o > 0:
-                if c > 0:
-                    if c > o:
-                        f.kept_expansion += c - o
+        if by:
+            for customer, c in last.items():
+                g = group_get(customer)
+                o = mrr_get(customer, 0)  # o_c: its MRR at the end of the day before the period
+                mrr[customer] = c
+                f = figures.get(g)
+                if f is None:
+                    f = figures[g] = Figures()
+                f.touched = True
+                group_mrr[g] = group_mrr.get(g, 0) + c - o
+                group_active[g] = group_active.get(g, 0) + (c > 0) - (o > 0)
+                if o > 0:
+                    if c > 0:
+                        if c > o:
+                            f.kept_expansion += c - o
+                        else:
+                            f.kept_contraction += o - c
                     else:
-                        f.kept_contraction += o - c
-                else:
-                    f.kept_churn += o
-                    f.lost += 1
-        for (g, category, cause), amount in sums.items():
+                        f.kept_churn += o
+                        f.lost += 1
+        elif last:
+            f = figures.get(None) or figures.setdefault(None, Figures())
+            f.touched = True
+            moved = active = expansion = contraction = churn = lost = 0
+            for customer, c in last.items():
+                o = mrr_get(customer, 0)
+                mrr[customer] = c
+                moved += c - o
+                active += (c > 0) - (o > 0)
+                if o > 0:
+                    if c > 0:
+                        if c > o:
+                            expansion += c - o
+                        else:
+                            contraction += o - c
+                    else:
+                        churn += o
+                        lost += 1
+            group_mrr[None] = group_mrr.get(None, 0) + moved
+            group_active[None] = group_active.get(None, 0) + active
+            f.kept_expansion, f.kept_contraction, f.kept_churn, f.lost = expansion, contraction, churn, lost
+        for (g, kind), amount in sums.items():
+            if kind is None:
+                raise ReconciliationError(f"{start}..{end}: a movement of an unknown category or cause; run `revledger rebuild`")
+            category, cause = KINDS[kind]
             f = figures[g]
             f.bridge[category] += amount
             if category in f.causes:
                 f.causes[category][cause] = f.causes[category].get(cause, 0) + amount
-        for g, category, customer in movers:
-            figures[g].movers[category].add(customer)
+        for g, kind, customer in movers:
+            figures[g].movers[KINDS[kind][0]].add(customer)
         if not by and None not in figures:
             figures[None] = Figures()
         for g, f in figures.items():
