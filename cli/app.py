@@ -40,7 +40,7 @@ from ledger.money import D
 from ledger.settings import LedgerSettings
 from ledger.store import open_store
 from projections import queries
-from projections.readmodel import default_path
+from projections.readmodel import ReadModel, default_path
 
 @app.callback()
 def main_options(
@@ -137,8 +137,8 @@ def import_(
             f"recorded {events[0].recorded_at} – {events[-1].recorded_at})"
             + (f"; {result.skipped} already recorded" if result.skipped else "")
         )
-        with progress("updating the read models"):
-            state(ctx).read_model.catch_up()
+        with progress("updating the read models", total=len(events)) as tick:
+            state(ctx).read_model.catch_up(on_page=tick)
 
 
 class EventType(str, Enum):
@@ -373,8 +373,8 @@ def rebuild(ctx: typer.Context) -> None:
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
-    with progress("rebuilding the read models"):
-        sequence = st.read_model.catch_up()
+    with progress("rebuilding the read models", total=st.store.head().sequence) as tick:
+        sequence = ReadModel(path, st.store).catch_up(on_page=tick)
     typer.echo(f"rebuilt the read models from {sequence} events")
 
 

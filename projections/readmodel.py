@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 import sqlite_utils
@@ -173,8 +173,11 @@ class ReadModel:
         row = self.db.execute("SELECT position, sequence FROM tracking WHERE id = 1").fetchone()
         return row[0], row[1]
 
-    def catch_up(self) -> int:
-        """Apply every event appended since the tracked position; return the head sequence."""
+    def catch_up(self, on_page: Callable[[int], object] | None = None) -> int:
+        """Apply every event appended since the tracked position; return the head sequence.
+
+        ``on_page(n)`` is told after each page of ``n`` events is applied (a progress bar).
+        """
         while True:
             with self._write():
                 position, sequence = self.position()
@@ -195,6 +198,8 @@ class ReadModel:
                     "UPDATE tracking SET position = ?, sequence = ? WHERE id = 1", (page[-1][0], sequence)
                 )
                 self._cached_at = sequence
+            if on_page is not None:
+                on_page(len(page))
 
     _cached_at = -1
 
