@@ -113,3 +113,31 @@ def test_progress_draws_only_for_a_terminal():
 
     assert progress_module.wanted(Terminal()) is True
     assert progress_module.wanted(io.StringIO()) is False
+
+
+def test_progress_appears_when_stderr_is_a_terminal(rl):
+    import os
+    import pty
+    import select
+
+    from conftest import FIXTURES, installed_revledger
+
+    rl("import", str(FIXTURES / "example.csv"))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: revledger with stdout and stderr on a terminal
+        os.environ.pop("REVLEDGER_NO_PROGRESS", None)
+        os.execv(installed_revledger(), ["revledger", "--db", rl.db, "rebuild"])
+    seen = b""
+    while select.select([fd], [], [], 60)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.waitpid(pid, 0)
+    assert b"rebuilding the read models" in seen and b"/212" in seen
+    assert b"rebuilt the read models from 212 events" in seen
+    # and off a terminal, the same command writes nothing on stderr
+    assert rl("rebuild").stderr == ""
