@@ -156,7 +156,9 @@ class ReadModel:
 
         (A ledger re-created at the same path leaves its old read models beside it.)
         """
-        ledger_id, schema, sequence = self.db.execute("SELECT ledger_id, schema, sequence FROM tracking WHERE id = 1").fetchone()
+        ledger_id, schema, sequence = self.db.execute(
+            "SELECT ledger_id, schema, sequence FROM tracking WHERE id = 1"
+        ).fetchone() or (None, None, None)  # a lost tracking row (a damaged file): rebuild
         if ledger_id == self.settings.ledger_id and schema == SCHEMA_VERSION and sequence <= self.store.head().sequence:
             return
         for table in ("events", "movements", "attributes", "tracking"):
