@@ -504,7 +504,11 @@ def _check_closes(events: list[Event], derived: ReadModel, upto: int) -> list[Fi
     for event in events:
         if event.type != ev.PERIOD_CLOSED or event.sequence > upto:
             continue
-        close = Close.of(event)
+        try:
+            close = Close.of(event)
+        except (KeyError, TypeError, ValueError) as e:
+            findings.append(Finding(event.sequence, "period close", f"its details are not a period close's: {e!r}"))
+            continue
         what = f"close of {close.period} (sequence {event.sequence})"
         if close.head.sequence >= event.sequence:
             findings.append(Finding(event.sequence, what, f"records head {close.head.sequence}, not before itself"))

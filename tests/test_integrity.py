@@ -281,3 +281,17 @@ def test_unreadable_read_models_are_reported_and_another_ledgers_are_not_compare
     code, report, _ = verify(ledger)
     assert code == 1 and report["findings"][0]["check"] == "read models"
     assert report["findings"][0]["message"].startswith(f"cannot read {path}: ")
+
+
+def test_a_forged_period_close_is_found(ledger):
+    last = json.loads(stored(ledger)[-1][1])
+    forged = event_from_record(last).with_record(
+        event_id="forged-close", type="period_closed", customer_id="", sequence=7, details="{}",
+        recorded_at=instant_text(parse_instant(last["recorded_at"]) + ONE_MICROSECOND),
+    )
+    forged = forged.with_record(hash=event_hash(last["hash"], forged))
+    tamper(ledger, "INSERT INTO stored_events VALUES (?, 7, ?, ?)", _originator(ledger), "revledger:event",
+           canonical(forged.record()).encode())
+    code, report, _ = verify(ledger)
+    assert code == 1 and report["first_bad_sequence"] == 7
+    assert report["findings"][0]["check"] == "period close"
