@@ -119,6 +119,37 @@ def test_amounts_round_trip_exactly_through_both_stores_and_mrr(ledger, price, s
     assert report["arr"] == money_text(expected * 12)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("price, seats, discount, months", [
+    (Decimal("0.015"), 1, Decimal(0), 1),
+    (Decimal("999999999.999999"), 9_999, Decimal("0.000001"), 7),
+    (Decimal("33.33"), 3, Decimal("33.333333"), 12),
+    (Decimal("0.000001"), 999_999_999, Decimal("12.5"), 36),
+    (Decimal("1234567.89"), 0, Decimal("100"), 1),
+])
+def test_amounts_round_trip_exactly_on_postgres(postgres_url, tmp_path, price, seats, discount, months):
+    rl = QuickRevledger(tmp_path)
+    rl.db = postgres_url
+    rl("init")
+    row = {"type": "subscription_started", "customer_id": "pg", "effective_date": "2026-01-01",
+           "subscription_id": "s1", "plan": "p", "quantity": seats, "unit_price": plain(price),
+           "discount_pct": plain(discount), "billing_months": months}
+    text = json.dumps(row).replace(f'"{plain(price)}"', plain(price))  # a bare JSON number: read as Decimal
+    path = tmp_path / "pg.jsonl"
+    path.write_text(text + "\n", encoding="utf-8")
+    rl("import", str(path))
+    (logged,) = rl.events()
+    assert logged["unit_price"] == str(price) and Decimal(logged["discount_pct"]) == discount
+    store = open_store(postgres_url)
+    try:
+        (stored,) = list(store.events())
+    finally:
+        store.close()
+    assert stored.unit_price == price and str(stored.unit_price) == str(price)
+    report = rl("mrr", "--as-of", "2026-01-31", "--format", "json").json()
+    assert report["mrr"] == money_text(exact_mrr(seats * price, discount, months))
+
+
 # -- no REAL anywhere ----------------------------------------------------------------------
 
 def affinity(declared: str) -> str:
