@@ -16,9 +16,9 @@ from datetime import date
 from operator import itemgetter
 from typing import Any
 
+from ledger.customer import CAUSES
 from ledger.errors import StorageError
 from ledger.money import cents_text, ratio, ratio_text
-from ledger.customer import CAUSES
 from projections.movements import CATEGORIES, CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
 from projections.periods import split
 from projections.queries import VISIBLE, Knowledge
