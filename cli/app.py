@@ -126,18 +126,19 @@ def import_(
             render.emit(render.as_json([p.as_dict() for p in e.problems]))
             raise fail(str(e)) from None
         raise
-    events = result.events
     if dry_run:
-        typer.echo(f"{file}: {len(events)} events valid, {result.skipped} already recorded; nothing written (dry run)")
-    elif not events:
+        typer.echo(f"{file}: {result.count} events valid, {result.skipped} already recorded; nothing written (dry run)")
+    elif not result.count:
         typer.echo(f"{file}: nothing new; all {result.skipped} events were already recorded")
     else:
+        first, last = result.first, result.last
+        assert first is not None and last is not None
         typer.echo(
-            f"{file}: appended {len(events)} events (sequence {events[0].sequence}–{events[-1].sequence}, "
-            f"recorded {events[0].recorded_at} – {events[-1].recorded_at})"
+            f"{file}: appended {result.count} events (sequence {first.sequence}–{last.sequence}, "
+            f"recorded {first.recorded_at} – {last.recorded_at})"
             + (f"; {result.skipped} already recorded" if result.skipped else "")
         )
-        with progress("updating the read models", total=len(events)) as tick:
+        with progress("updating the read models", total=result.count) as tick:
             state(ctx).read_model.catch_up(on_page=tick)
 
 
@@ -216,8 +217,8 @@ def record(
     cells = {k: v for k, v in cells.items() if v is not None and v != ""}
     st = state(ctx)
     result = st.ledger(actor).record(cells, dry_run=dry_run)
-    if not result.events:
-        typer.echo("nothing new: that event is already recorded" if not dry_run else "valid; nothing written (dry run)")
+    if not result.count:
+        typer.echo("nothing new: that event is already recorded")
         return
     recorded = result.events[0]
     if dry_run:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ledger import events as ev
 from ledger.clock import ONE_MICROSECOND, instant_text, parse_instant, utc_now
@@ -22,11 +22,13 @@ from ledger.errors import ConflictError, Problem, RejectedError, UsageError
 from ledger.events import Event, canonical, derive_event_id, same_content
 from ledger.files import read_file
 from ledger.inputs import parse_row, shape_problems, to_event
-from ledger.integrity import chained
+from ledger.integrity import chained, event_hash
 from ledger.settings import LedgerSettings
+from ledger.staging import Draft, Drafts, StagedDrafts
 from ledger.store import EventStore, Head
 
 APPEND_ATTEMPTS = 5
+D = TypeVar("D", bound=Drafts)
 
 
 class History(Protocol):
@@ -45,28 +47,27 @@ class History(Protocol):
         """The recorded ``period_closed`` events, in sequence order."""
 
 
+KEEP_EVENTS = 10_000  # a batch this small is handed back whole; a larger one by its count and ends
+
+
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """The outcome of an import or record.
+    """The outcome of an import, record or amend.
 
     Attributes:
-      events: the events appended (or that would be, on a dry run), numbered and chained.
+      count: how many events were appended (or would be, on a dry run).
       skipped: rows whose event_id was already recorded with the same content.
       dry_run: nothing was appended.
+      first, last: the first and last event appended (None on a dry run or when nothing was new).
+      events: every event appended, numbered and chained, when there are at most KEEP_EVENTS.
     """
 
-    events: tuple[Event, ...]
+    count: int
     skipped: int
     dry_run: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """A validated row waiting for its place in the log."""
-
-    source: str
-    line: int
-    event: Event
+    first: Event | None = None
+    last: Event | None = None
+    events: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +157,14 @@ class Ledger:
         """
         at = self._recorded_at(recorded_at)
         problems: list[Problem] = []
-        drafts = self._drafts(read_file(path, fmt, problems, end_exclusive=end_exclusive), path, problems)
-        return self._admit(drafts, path, dry_run=dry_run, recorded_at=at, problems=problems, restatement=restatement)
+        with StagedDrafts() as drafts:
+            self._stage(read_file(path, fmt, problems, end_exclusive=end_exclusive), path, problems, drafts)
+            return self._admit(drafts, path, dry_run=dry_run, recorded_at=at, problems=problems, restatement=restatement)
 
     def record(self, cells: dict[str, Any], *, dry_run: bool = False) -> Admitted:
         """Validate and append one event given on the command line."""
         problems: list[Problem] = []
-        drafts = self._drafts([(0, cells)], "cli", problems)
+        drafts = self._stage([(0, cells)], "cli", problems, Drafts())
         return self._admit(drafts, "cli", dry_run=dry_run, recorded_at=None, problems=problems)
 
     def amend(
@@ -191,13 +193,14 @@ class Ledger:
         if restatement:
             void["restatement"] = cells["restatement"] = restatement
         problems: list[Problem] = []
-        drafts = self._drafts([(0, void), (0, cells)], "cli", problems)
-        if len(drafts) == 2:
-            corrected = drafts[1].event
-            if canonical(corrected.with_record(restatement=None).content()) == canonical(original):
+        drafts = self._stage([(0, void), (0, cells)], "cli", problems, Drafts())
+        corrected = drafts.find_position(1)
+        if corrected is not None:
+            if canonical(corrected.event.with_record(restatement=None).content()) == canonical(original):
                 raise UsageError(f"nothing to amend: give the corrected fields of {target_id}")
             if "event_id" not in changes:
-                drafts[1] = Draft("cli", 0, corrected.with_record(event_id=_amendment_id(corrected, target_id)))
+                event = corrected.event.with_record(event_id=_amendment_id(corrected.event, target_id))
+                drafts.replace(Draft(corrected.position, corrected.source, corrected.line, event))
         return self._admit(drafts, "cli", dry_run=dry_run, recorded_at=None, problems=problems)
 
     def close_period(
@@ -240,22 +243,46 @@ class Ledger:
 
     # -- validation ----------------------------------------------------------------------
 
-    def _drafts(self, rows: Iterable[tuple[int, dict[str, Any]]], name: str, problems: list[Problem]) -> list[Draft]:
-        drafts = []
-        for line, cells in rows:
+    def _stage(self, rows: Iterable[tuple[int, dict[str, Any]]], name: str, problems: list[Problem], drafts: D) -> D:
+        """Check each row's form and stage it; a void takes its customer and date from its target here."""
+        self.history.catch_up()
+        for position, (line, cells) in enumerate(rows):
             row, found = parse_row(cells)
             if row is not None:
                 found = shape_problems(row, self.settings)
+            if not found:
+                event = to_event(row)
+                if event.type == ev.VOID:
+                    event = self._fill_void(event, drafts, found)
             if found:
                 problems.extend(Problem(name, line, field, message) for field, message in found)
                 continue
-            source = "cli" if name == "cli" else f"{name}:{line}"
-            drafts.append(Draft(source, line, to_event(row)))
+            drafts.add(Draft(position, "cli" if name == "cli" else f"{name}:{line}", line, event))
+        drafts.finish()
         return drafts
+
+    def _fill_void(self, void: Event, drafts: Drafts, found: list[tuple[str, str]]) -> Event:
+        """A void takes its customer and (by convention) its date from its target."""
+        target_id = void.target_event_id or ""
+        staged = drafts.find(target_id)
+        target = staged.event if staged else self.history.find([target_id]).get(target_id)
+        if target is None:
+            found.append(("target_event_id", f"there is no event {target_id} in the ledger"))
+            return void
+        if void.customer_id and void.customer_id != target.customer_id:
+            found.append(("customer_id", f"names {void.customer_id}, but event {target_id} belongs to {target.customer_id}"))
+            return void
+        void = void.with_record(
+            customer_id=target.customer_id,
+            effective_date=target.effective_date if void.effective_date == void.effective_date.min else void.effective_date,
+        )
+        if not void.event_id:
+            void = void.with_record(event_id=derive_event_id(void))
+        return void
 
     def _admit(
         self,
-        drafts: list[Draft],
+        drafts: Drafts,
         name: str,
         *,
         dry_run: bool,
@@ -271,124 +298,104 @@ class Ledger:
         for attempt in range(APPEND_ATTEMPTS):
             head_sequence = self.history.catch_up()
             locks = period_locks(self.history.closes()) if head_sequence else []
-            events, skipped = self._place(drafts, name, head_sequence, list(problems), locks, restatement)
-            if dry_run or not events:
-                return Admitted(tuple(events), skipped, dry_run)
+            self._place(drafts, name, head_sequence, list(problems), locks, restatement)
+            count, skipped = drafts.count(), drafts.skipped()
+            if dry_run or not count:
+                would_be = [d.event for chunk in drafts.in_order() for d in chunk] if count <= KEEP_EVENTS else []
+                return Admitted(count, skipped, dry_run, events=tuple(would_be))
             head = self.store.head()
             if head.sequence != head_sequence:
                 continue  # appended to meanwhile: validate again against what is there now
-            stamped = chained(self._stamp(events, head, recorded_at), head.hash)
+            kept: list[Event] = []
+            ends: list[Event] = []
+
+            def sealed() -> Iterable[Event]:
+                for event in self._sealed(drafts, head, recorded_at, count):
+                    if not ends:
+                        ends.append(event)
+                    if count <= KEEP_EVENTS:
+                        kept.append(event)
+                    yield event
+                ends.append(event)
+
             try:
-                self.store.append(stamped)
+                self.store.append_stream(sealed())
             except ConflictError:
                 if attempt == APPEND_ATTEMPTS - 1:
                     raise
                 continue
-            return Admitted(tuple(stamped), skipped, False)
+            return Admitted(count, skipped, False, ends[0], ends[-1], tuple(kept))
         raise ConflictError(f"other writers kept appending; gave up after {APPEND_ATTEMPTS} attempts")
 
     def _place(
         self,
-        drafts: list[Draft],
+        drafts: Drafts,
         name: str,
         head_sequence: int,
         problems: list[Problem],
         locks: list[PeriodLock] = (),  # type: ignore[assignment]
         restatement: str | None = None,
-    ) -> tuple[list[Event], int]:
-        """Number the drafts after the head and fold each into its customer's timeline.
+    ) -> None:
+        """Fold each draft into its customer's timeline, one customer at a time; raise with every problem.
 
-        An event effective in a locked period (a void: whose target is) gets in
-        only as a restatement: its own, or the one given for the whole import.
+        A row whose event_id is already in the batch or the log with the same
+        content is skipped (re-importing is a no-op). An event effective in a
+        locked period (a void: whose target is) gets in only as a restatement:
+        its own, or the one given for the whole import.
         """
-        wanted = {d.event.event_id for d in drafts if d.event.event_id}
-        wanted |= {d.event.target_event_id for d in drafts if d.event.target_event_id}
-        recorded = self.history.find(wanted) if head_sequence else {}
-        batch: dict[str, tuple[Draft, Event]] = {}
-        timelines: dict[str, Timeline] = {}
-        accepted: list[Event] = []
-        skipped = 0
-        sequence = head_sequence
-        for draft in drafts:
-            event = draft.event
 
-            def refuse(field: str, message: str) -> None:
-                problems.append(Problem(name, draft.line, field, message))
+        def refuse(draft: Draft, field: str, message: str) -> None:
+            problems.append(Problem(name, draft.line, field, message))
 
-            if event.type == ev.VOID:
-                event = self._fill_void(event, batch, recorded, refuse)
-                if event is None:
-                    continue
-                if event.event_id not in recorded and head_sequence:  # its id was only now derived
-                    recorded.update(self.history.find([event.event_id]))
-            earlier = batch.get(event.event_id)
-            if earlier is not None:
-                if _same_row(earlier[1], event):
-                    skipped += 1
-                else:
-                    refuse("event_id", f"{event.event_id} is also used at {earlier[0].source} with other content")
-                continue
-            known = recorded.get(event.event_id)
-            if known is not None:
-                if _same_row(known, event):
-                    skipped += 1
-                else:
-                    refuse(
-                        "event_id",
-                        f"{event.event_id} is already recorded with other content "
-                        f"(sequence {known.sequence}, from {known.source})",
-                    )
-                continue
-            if locks and not event.restatement:
-                effective = event.effective_date
-                if event.type == ev.VOID:
-                    target_id = event.target_event_id or ""
-                    effective = (batch[target_id][1] if target_id in batch else recorded[target_id]).effective_date
-                lock = _lock_on(effective, locks)
-                if lock is not None:
-                    if not restatement:
-                        what = "its target is effective" if event.type == ev.VOID else "it is effective"
-                        refuse(
-                            "effective_date",
-                            f"{what} {effective}, in period {lock.period}, locked at {lock.locked_at} by {lock.actor}; "
-                            'to record it as a restatement, give --restate "reason"',
-                        )
+        for first, later in drafts.duplicates():
+            if _same_row(first.event, later.event):
+                drafts.skip(later.position)
+            else:
+                refuse(later, "event_id", f"{later.event.event_id} is also used at {first.source} with other content")
+        if head_sequence:
+            for chunk in drafts.in_order(500):
+                recorded = self.history.find(d.event.event_id for d in chunk)
+                for draft in chunk:
+                    known = recorded.get(draft.event.event_id)
+                    if known is None:
                         continue
-                    event = event.with_record(restatement=restatement)
-            sequence += 1
-            event = event.with_record(sequence=sequence, source=draft.source, actor=self.actor)
-            timeline = timelines.get(event.customer_id)
-            if timeline is None:
-                timeline = timelines[event.customer_id] = self.history.timeline(event.customer_id)
-            found = timeline.add(event)
-            if found:
-                sequence -= 1
-                for field, message in found:
-                    refuse(field, message)
-                continue
-            batch[event.event_id] = (draft, event)
-            accepted.append(event)
+                    if _same_row(known, draft.event):
+                        drafts.skip(draft.position)
+                    else:
+                        refuse(
+                            draft,
+                            "event_id",
+                            f"{known.event_id} is already recorded with other content "
+                            f"(sequence {known.sequence}, from {known.source})",
+                        )
+        for customer_id, group in drafts.by_customer():
+            timeline = self.history.timeline(customer_id) if head_sequence else Timeline(customer_id, self.settings)
+            for draft in group:
+                event = draft.event
+                if locks and not event.restatement:
+                    effective = event.effective_date
+                    if event.type == ev.VOID:
+                        target = timeline.event(event.target_event_id or "")
+                        effective = target.effective_date if target else effective
+                    lock = _lock_on(effective, locks)
+                    if lock is not None:
+                        if not restatement:
+                            what = "its target is effective" if event.type == ev.VOID else "it is effective"
+                            refuse(
+                                draft,
+                                "effective_date",
+                                f"{what} {effective}, in period {lock.period}, locked at {lock.locked_at} by {lock.actor}; "
+                                'to record it as a restatement, give --restate "reason"',
+                            )
+                            continue
+                        event = event.with_record(restatement=restatement)
+                        drafts.replace(Draft(draft.position, draft.source, draft.line, event))
+                # The provisional sequence keeps the batch's order; the real one is given at append.
+                placed = event.with_record(sequence=head_sequence + draft.position + 1, source=draft.source, actor=self.actor)
+                for field, message in timeline.add(placed):
+                    refuse(draft, field, message)
         if problems:
             raise RejectedError(sorted(problems, key=lambda p: p.line))
-        return accepted, skipped
-
-    def _fill_void(self, void: Event, batch, recorded, refuse) -> Event | None:
-        """A void takes its customer and (by convention) its date from its target."""
-        target_id = void.target_event_id or ""
-        target = batch[target_id][1] if target_id in batch else recorded.get(target_id)
-        if target is None:
-            refuse("target_event_id", f"there is no event {target_id} in the ledger")
-            return None
-        if void.customer_id and void.customer_id != target.customer_id:
-            refuse("customer_id", f"names {void.customer_id}, but event {target_id} belongs to {target.customer_id}")
-            return None
-        void = void.with_record(
-            customer_id=target.customer_id,
-            effective_date=target.effective_date if void.effective_date == void.effective_date.min else void.effective_date,
-        )
-        if not void.event_id:
-            void = void.with_record(event_id=derive_event_id(void))
-        return void
 
     # -- the recorded clock --------------------------------------------------------------
 
@@ -405,14 +412,15 @@ class Ledger:
             )
         return at
 
-    def _stamp(self, events: list[Event], head: Head, at: datetime | None) -> list[Event]:
-        """Give a batch consecutive microseconds ending at its recorded time.
+    def _start(self, count: int, head: Head, at: datetime | None) -> datetime:
+        """When the first of ``count`` events is recorded: the batch gets consecutive
+        microseconds ending at its recorded time.
 
         The whole batch is then known at that time (a `--known-at` equal to an
         import's `--recorded-at` sees all of it), and recorded_at still strictly
         increases along the log.
         """
-        span = timedelta(microseconds=len(events) - 1)
+        span = timedelta(microseconds=count - 1)
         latest = parse_instant(head.recorded_at) if head.recorded_at else None
         if at is None:
             at = utc_now()
@@ -420,11 +428,30 @@ class Ledger:
                 at = latest + span + ONE_MICROSECOND
         elif latest is not None and at - span <= latest:
             raise UsageError(
-                f"--recorded-at {instant_text(at)} leaves no room for {len(events)} events after "
+                f"--recorded-at {instant_text(at)} leaves no room for {count} events after "
                 f"the log's latest recorded time {head.recorded_at} (one microsecond each)"
             )
-        start = at - span
+        return at - span
+
+    def _stamp(self, events: list[Event], head: Head, at: datetime | None) -> list[Event]:
+        start = self._start(len(events), head, at)
         return [e.with_record(recorded_at=instant_text(start + i * ONE_MICROSECOND)) for i, e in enumerate(events)]
+
+    def _sealed(self, drafts: Drafts, head: Head, at: datetime | None, count: int) -> Iterable[Event]:
+        """The drafts in batch order, numbered after the head, timed and chained (SPEC §2, §9)."""
+        start = self._start(count, head, at)
+        previous, sequence = head.hash, head.sequence
+        for chunk in drafts.in_order():
+            for draft in chunk:
+                event = draft.event.with_record(
+                    sequence=sequence + 1,
+                    recorded_at=instant_text(start + (sequence - head.sequence) * ONE_MICROSECOND),
+                    actor=self.actor,
+                    source=draft.source,
+                )
+                previous = event_hash(previous, event)
+                sequence += 1
+                yield event.with_record(hash=previous)
 
 
 def init_ledger(store: EventStore, settings: LedgerSettings) -> None:

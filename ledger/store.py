@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -112,6 +113,16 @@ class EventStore:
             ) from e
         except PersistenceError as e:
             raise StorageError(f"cannot append to the event log at {self.location}: {one_line(e)}") from e
+
+    def append_stream(self, events: Iterable[Event]) -> int:
+        """Append a long run of events, numbered and chained, in one transaction; return how many.
+
+        The base form collects them and appends once; a store that can write
+        one transaction in chunks overrides it so memory stays flat.
+        """
+        batch = list(events)
+        self.append(batch)
+        return len(batch)
 
     def notifications(self, after: int = 0, limit: int = PAGE_SIZE) -> list[tuple[int, Event]]:
         """One page of the notification log: (notification id, event) after position ``after``."""
@@ -213,6 +224,23 @@ class SQLiteEventStore(EventStore):
                 f"INSERT INTO {SETTINGS_TABLE} (key, value) VALUES (?, ?)",
                 sorted(self._settings_values(settings).items()),
             )
+
+    def append_stream(self, events: Iterable[Event]) -> int:
+        """One transaction, written in chunks: a million-event import never sits in memory whole."""
+        count = 0
+        iterator = iter(events)
+        first = None
+        try:
+            with self.datastore.transaction(commit=True) as c:
+                while chunk := list(islice(iterator, PAGE_SIZE)):
+                    first = first or chunk[0]
+                    self.recorder._insert_events(c, [stored(e) for e in chunk])
+                    count += len(chunk)
+        except IntegrityError as e:
+            raise ConflictError(f"another writer appended sequence {first.sequence if first else '?'} first") from e
+        except PersistenceError as e:
+            raise StorageError(f"cannot append to the event log at {self.location}: {one_line(e)}") from e
+        return count
 
     def _read_settings(self) -> dict[str, str]:
         try:

@@ -274,7 +274,7 @@ def two_writers(location: str, tmp_path: Path, race: dict[str, str]) -> tuple[Le
     stores = open_store(location), open_store(location)
     ana = Ledger(stores[0], ReadModel(str(tmp_path / "ana.db"), stores[0]), actor="ana")
     ben = Ledger(stores[1], ReadModel(str(tmp_path / "ben.db"), stores[1]), actor="ben")
-    append = stores[0].append
+    append = stores[0].append_stream
 
     def ben_first(events):
         if race:
@@ -282,7 +282,7 @@ def two_writers(location: str, tmp_path: Path, race: dict[str, str]) -> tuple[Le
             race.clear()
         return append(events)
 
-    stores[0].append = ben_first
+    stores[0].append_stream = ben_first
     return ana, ben
 
 
