@@ -134,20 +134,11 @@ class EventStore:
 
     def events(self, after: int = 0) -> Iterator[Event]:
         """Every event after sequence ``after``, in sequence order, read in pages."""
-        while True:
-            try:
-                page = self.recorder.select_events(LOG_ID, gt=after, limit=PAGE_SIZE)
-            except PersistenceError as e:
-                raise StorageError(f"cannot read the event log at {self.location}: {one_line(e)}") from e
-            if not page:
-                return
-            for item in page:
-                yield unstored(item.state)
-            after = page[-1].originator_version
+        for _, state in self.raw_events(after):
+            yield unstored(state)
 
-    def raw_events(self) -> Iterator[tuple[int, bytes]]:
-        """(originator_version, stored bytes) of every stored event, for `verify`."""
-        after = 0
+    def raw_events(self, after: int = 0) -> Iterator[tuple[int, bytes]]:
+        """(originator_version, stored bytes) of every stored event after ``after``, for `verify`."""
         while True:
             try:
                 page = self.recorder.select_events(LOG_ID, gt=after, limit=PAGE_SIZE)
