@@ -74,9 +74,19 @@ KINDS = {
     for category, i in _CATEGORY_INDEX.items()
     for cause, j in [(None, 0), *_CAUSE_INDEX.items()]
 }
-_KIND_SQL = (
-    "(CASE category " + " ".join(f"WHEN '{c}' THEN {8 * i}" for c, i in _CATEGORY_INDEX.items()) + " END)"
-    " + (CASE WHEN cause IS NULL THEN 0 " + " ".join(f"WHEN cause = '{c}' THEN {j}" for c, j in _CAUSE_INDEX.items()) + " END)"
+# The names are bound as parameters, like every value: no text is formatted into SQL.
+_KIND_PARAMETERS = {
+    **{f"category{i}": category for category, i in _CATEGORY_INDEX.items()},
+    **{f"cause{j}": cause for cause, j in _CAUSE_INDEX.items()},
+}
+_STREAM_SQL = (
+    "SELECT customer_id, date, (CASE category "
+    + " ".join(f"WHEN :category{i} THEN {8 * i}" for i in _CATEGORY_INDEX.values())
+    + " END) + (CASE WHEN cause IS NULL THEN 0 "
+    + " ".join(f"WHEN cause = :cause{j} THEN {j}" for j in _CAUSE_INDEX.values())
+    + " END), to_cents, amount_cents FROM movements NOT INDEXED WHERE "
+    + VISIBLE
+    + " AND date <= :end"
 )
 
 
@@ -87,11 +97,7 @@ def movement_stream(rm: ReadModel, end: date, known: int) -> list[tuple]:
     (category, cause). One sequential scan then a sort: reading a million rows
     through the date index costs a random table lookup per row, several times the scan.
     """
-    rows = rm.db.execute(
-        f"SELECT customer_id, date, {_KIND_SQL}, to_cents, amount_cents FROM movements NOT INDEXED "
-        f"WHERE {VISIBLE} AND date <= :end",
-        {"known": known, "end": end.isoformat()},
-    ).fetchall()
+    rows = rm.db.execute(_STREAM_SQL, {**_KIND_PARAMETERS, "known": known, "end": end.isoformat()}).fetchall()
     rows.sort(key=itemgetter(1))
     return rows
 
