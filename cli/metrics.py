@@ -185,7 +185,7 @@ def metrics(
 
 
 def _csv_keys(rows: list[dict[str, Any]]) -> list[str]:
-    """The flattened keys of every row, in first-seen order; causes (which vary) sorted at the end."""
+    """The flattened keys of every row in first-seen order, the causes (which vary by period) sorted, before arpa."""
     fixed: list[str] = []
     causes: set[str] = set()
     for row in rows:
