@@ -143,7 +143,7 @@ def test_an_import_killed_at_random_moments_loses_and_duplicates_nothing(workloa
         final = run_installed("--db", str(db), "log", "--format", "json", cwd=folder).json()
         assert [content(e) for e in final] == [content(e) for e in expected], where
         assert [e["sequence"] for e in final] == list(range(1, len(expected) + 1)), where
-        if verify and (IN_CI or kill == KILLS - 1):
+        if verify and kill == KILLS - 1:  # (the log is checked event by event above; verify once at the end)
             assert run_installed("--db", str(db), "verify", cwd=folder).exit_code == 0, where
         for suffix in ("", "-wal", "-shm"):
             for path in (str(db), read_models):
