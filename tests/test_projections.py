@@ -214,15 +214,21 @@ READS = [
     ("mrr", "--as-of", "2026-02-28", "--customer", "acme"),
     ("movements", "--from", "2026-01-01", "--to", "2026-12-31"),
     ("log",),
+    ("metrics", "--from", "2026-01-01", "--to", "2026-03-31"),
+    ("metrics", "--from", "2026-01-01", "--to", "2026-03-31", "--period", "quarter", "--by", "segment"),
+    ("cohorts", "--from", "2026-01-01", "--to", "2026-03-31"),
 ]
 
 
 def _outputs(rl: Revledger, *extra: str) -> dict:
-    return {
+    outputs = {
         (read, fmt): rl(*read, "--format", fmt, *extra).stdout
         for read in READS
         for fmt in ("table", "json", "csv")
     }
+    outputs["explain"] = rl("explain", "bridge.expansion", "--from", "2026-01-01", "--to", "2026-03-31",
+                            "--format", "json", *extra).stdout
+    return outputs
 
 
 def test_known_at_reproduces_byte_for_byte_what_each_import_printed(rl):
