@@ -32,10 +32,8 @@ from cli.common import (
 )
 from cli.progress import progress
 from cli.render import Column
-from ledger.application import init_ledger
 from ledger.clock import parse_date
 from ledger.errors import RejectedError, UsageError
-from ledger.files import guess_format
 from ledger.money import D
 from ledger.settings import LedgerSettings
 from ledger.store import open_store
@@ -67,6 +65,8 @@ def init(
     """Create a ledger. Appends nothing to the log: its settings live beside it."""
     settings = LedgerSettings(currency=currency, rates=tuple(sorted(_rates(rate or [], currency))))
     location = state(ctx).location
+    from ledger.application import init_ledger
+
     init_ledger(open_store(location, create=True), settings)
     typer.echo(f"created a ledger at {location} (currency {currency})")
 
@@ -112,6 +112,8 @@ def import_(
     """Validate every row of a file, then append them all — or nothing."""
     if not os.path.isfile(file):
         raise UsageError(f"{file}: no such file")
+    from ledger.files import guess_format
+
     fmt = format.value if format else guess_format(file)
     if fmt is None:
         raise UsageError(f"{file}: cannot tell the format from its name; pass --format csv|jsonl|periods")

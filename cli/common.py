@@ -7,17 +7,19 @@ import os
 import sqlite3
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ledger.application import Ledger
 from ledger.clock import ClockError, parse_instant
 from ledger.errors import RejectedError, RevledgerError
 from ledger.money import MoneyError
 from ledger.store import EventStore, open_store
 from projections import queries
 from projections.readmodel import ReadModel, default_path
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
 
 app = typer.Typer(
     name="revledger",
@@ -73,6 +75,8 @@ class State:
         return self._read_model
 
     def ledger(self, actor: str | None) -> Ledger:
+        from ledger.application import Ledger  # the write side (and pydantic) only when writing
+
         return Ledger(self.store, self.read_model, actor=actor)
 
 

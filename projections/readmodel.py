@@ -20,8 +20,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import date
 
-import sqlite_utils
-
 from ledger import events as ev
 from ledger.customer import Timeline, fold
 from ledger.errors import StorageError
@@ -69,6 +67,8 @@ class ReadModel:
         self.store = store
         self.settings = settings or store.settings()
         try:
+            import sqlite_utils  # loaded when a read model is opened, not for `--help`
+
             self.db = sqlite_utils.Database(path)
             self.db.conn.isolation_level = None  # we say where transactions begin and end
             # Wait for other processes' locks from the first statement on (switching to WAL needs one).
