@@ -295,3 +295,11 @@ def test_a_forged_period_close_is_found(ledger):
     code, report, _ = verify(ledger)
     assert code == 1 and report["first_bad_sequence"] == 7
     assert report["findings"][0]["check"] == "period close"
+
+
+def test_a_rechained_event_that_does_not_fold_is_named(ledger):
+    rewrite_chain(ledger, lambda e: e.with_record(subscription_id="nope") if e.event_id == "a2" else e)
+    code, report, _ = verify(ledger)
+    assert code == 1 and report["first_bad_sequence"] == 3
+    assert report["findings"][0]["check"] == "projections"
+    assert report["findings"][0]["message"].startswith("event 3 (a2) does not fold into its customer's timeline: line nope")
