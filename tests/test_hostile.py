@@ -211,6 +211,7 @@ SAFE_IN_SQL = {
     "marks",            # ",".join("?" * n): placeholders for an IN (...) list
     "table",            # loops over constant table names
     "columns",          # column lists from constant tables
+    "CURRENT",          # projections.readmodel: known_to of a row still in force, an integer constant
 }
 
 
