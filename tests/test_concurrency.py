@@ -90,7 +90,7 @@ def write(location: str, cache: str, writer: int, count: int, barrier, results) 
     try:
         store = open_store(location)
         ledger = Ledger(store, ReadModel(cache, store), actor=f"writer-{writer}")
-        append = store.append
+        append = store.append_stream
 
         def counted(events):  # every lost race at the store, retried or not
             try:
@@ -99,7 +99,7 @@ def write(location: str, cache: str, writer: int, count: int, barrier, results) 
                 outcome["store_conflicts"] += 1
                 raise
 
-        store.append = counted
+        store.append_stream = counted
         barrier.wait(timeout=120)
         began = time.perf_counter()
         for cells in plan(writer, count):

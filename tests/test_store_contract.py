@@ -145,6 +145,18 @@ class StoreContract:
         assert texts(store.events()) == texts(mine)
         assert store.head().sequence == 2
 
+    def test_a_long_append_is_one_transaction_written_in_chunks(self, store, reopen, monkeypatch):
+        monkeypatch.setattr("ledger.store.PAGE_SIZE", 3)
+        events = numbered(1, [{}] * 10, GENESIS)
+        assert store.append_stream(e for e in events) == 10
+        assert texts(reopen().events()) == texts(events)
+        # a stream that collides in its third chunk leaves nothing of the first two
+        more = numbered(11, [{}] * 7, events[-1].hash) + numbered(5, [{}], GENESIS)
+        with pytest.raises(ConflictError, match="another writer appended sequence 11 first"):
+            reopen().append_stream(e for e in more)
+        assert store.head() == Head(10, events[-1].hash, events[-1].recorded_at)
+        assert store.append_stream(iter([])) == 0
+
     def test_appending_nothing_is_a_no_op(self, store):
         store.append([])
         assert store.head().sequence == 0
