@@ -112,7 +112,9 @@ def test_index_links_every_document():
 
 
 def test_shell_completion_script(tmp_path):
-    result = run_installed("--show-completion", "bash", cwd=tmp_path, env={"SHELL": "/bin/bash"})
+    # Name the shell rather than have it guessed from the process tree, which depends on what launched the tests.
+    env = {"SHELL": "/bin/bash", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    result = run_installed("--show-completion", "bash", cwd=tmp_path, env=env)
     assert result.exit_code == 0, result.stderr
     assert "complete" in result.stdout and "_REVLEDGER_COMPLETE" in result.stdout
 
