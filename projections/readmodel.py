@@ -222,7 +222,7 @@ class ReadModel:
     # one statement per row was a fifth of a rebuild.
     _pending_events: list[tuple]
     _pending_movements: dict[tuple[str, date], list]  # rows inserted this page, still mutable
-    _pending_supersede: list[tuple]  # (known_to, customer_id, date) of stored rows superseded
+    _pending_supersede: list[tuple]  # (known_to, customer_id, date, CURRENT) of stored rows superseded
     _pending_customers: set[str]
 
     def _flush(self) -> None:
@@ -235,7 +235,7 @@ class ReadModel:
             )
         if self._pending_supersede:
             conn.executemany(
-                f"UPDATE movements SET known_to = ? WHERE customer_id = ? AND date = ? AND known_to = {CURRENT}",
+                "UPDATE movements SET known_to = ? WHERE customer_id = ? AND date = ? AND known_to = ?",
                 self._pending_supersede,
             )
         if self._pending_movements:
@@ -314,7 +314,7 @@ class ReadModel:
                     waiting[10] = sequence
                     pending[(customer, day, sequence)] = waiting  # type: ignore[index]
                 else:
-                    self._pending_supersede.append((sequence, customer, day.isoformat()))
+                    self._pending_supersede.append((sequence, customer, day.isoformat(), CURRENT))
                 del current[day]
             if new is not None:
                 pending[(customer, day)] = list(new)
