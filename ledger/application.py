@@ -8,9 +8,11 @@ appended, and all of a file's problems are reported together.
 from __future__ import annotations
 
 import getpass
+import random
+import time
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -27,7 +29,20 @@ from ledger.settings import LedgerSettings
 from ledger.staging import Draft, Drafts, StagedDrafts
 from ledger.store import EventStore, Head
 
-APPEND_ATTEMPTS = 5
+APPEND_ATTEMPTS = 8
+BACKOFF_SECONDS = 0.01
+
+
+def _attempts() -> Iterator[int]:
+    """Attempts at an append that may lose a race to another writer.
+
+    Each retry first waits a random while, up to twice as long as the last:
+    writers racing for the same sequence spread out instead of colliding again.
+    """
+    for attempt in range(APPEND_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+        yield attempt
 D = TypeVar("D", bound=Drafts)
 
 
@@ -212,7 +227,7 @@ class Ledger:
         reported at the close's own recorded time, so ``--known-at`` that time
         reproduces them exactly.
         """
-        for attempt in range(APPEND_ATTEMPTS):
+        for attempt in _attempts():
             head_sequence = self.history.catch_up()
             head = self.store.head()
             if head.sequence != head_sequence:
@@ -295,7 +310,7 @@ class Ledger:
         Rows whose form was already refused are left out, but every other row is
         still placed in its timeline, so a file's problems are all found in one pass.
         """
-        for attempt in range(APPEND_ATTEMPTS):
+        for attempt in _attempts():
             head_sequence = self.history.catch_up()
             locks = period_locks(self.history.closes()) if head_sequence else []
             self._place(drafts, name, head_sequence, list(problems), locks, restatement)
