@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import functools
 import json
 import os
 import shutil
@@ -14,9 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer.testing
 from typer.testing import CliRunner
 
 from cli.app import app
+
+# Typer rebuilds the click command from the app's signatures on every invoke (most of an
+# in-process call); the app does not change during a test run, so build it once.
+typer.testing._get_command = functools.lru_cache(maxsize=None)(typer.testing._get_command)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -136,3 +142,31 @@ def run_installed(*args: str, cwd: Path, env: dict | None = None, input: str | N
         timeout=300,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def record_history(tmp_path: Path, history: list[dict]):
+    """Record a generated history event by event (each with its own recorded_at) into a fresh ledger.
+
+    Returns the caught-up read model, each event's recorded_at, and the store.
+    """
+    from ledger.application import Ledger
+    from ledger.settings import LedgerSettings
+    from ledger.store import open_store
+    from projections.readmodel import ReadModel, default_path
+
+    db = str(tmp_path / "history.db")
+    for path in (db, default_path(db)):
+        for extra in ("", "-wal", "-shm"):
+            if os.path.exists(path + extra):
+                os.remove(path + extra)
+    store = open_store(db, create=True)
+    store.initialise(LedgerSettings("USD"))
+    rm = ReadModel(default_path(db), store)
+    ledger = Ledger(store, rm, actor="test")
+    recorded = []
+    for event in history:
+        result = ledger.record({k: v for k, v in event.items() if k != "sequence"})
+        assert [e.sequence for e in result.events] == [event["sequence"]]
+        recorded.append(result.events[0].recorded_at)
+    rm.catch_up()
+    return rm, recorded, store

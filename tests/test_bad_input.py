@@ -15,13 +15,10 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from unittest import mock
 
 import pytest
-import typer.main
-from conftest import Result, Revledger
+from conftest import Revledger
 
-from cli.app import app
 
 FIELDS = [
     "event_id", "type", "customer_id", "effective_date", "subscription_id", "plan", "quantity", "unit_price",
@@ -387,21 +384,9 @@ def stored_count(db: str) -> int:
         return conn.execute("SELECT count(*) FROM stored_events").fetchone()[0]
 
 
-class QuickRevledger(Revledger):
-    """conftest's Revledger, with the click command built once (Typer rebuilds it on every call)."""
-
-    command = None
-
-    def __call__(self, *args: str, ok: bool = True) -> Result:
-        if QuickRevledger.command is None:
-            QuickRevledger.command = typer.main.get_command(app)
-        with mock.patch("typer.testing._get_command", lambda _: QuickRevledger.command):
-            return super().__call__(*args, ok=ok)
-
-
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
-    rl = QuickRevledger(tmp_path_factory.mktemp("bad-input"))
+    rl = Revledger(tmp_path_factory.mktemp("bad-input"))
     rl("init", "--currency", "USD")
     path = rl.folder / "history.jsonl"
     path.write_text("".join(json_line(r) + "\n" for r in HISTORY), encoding="utf-8")

@@ -8,12 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import oracle
-from conftest import FIXTURES, IN_CI
+from conftest import FIXTURES, IN_CI, record_history
 from ledger.clock import parse_instant
 from projections import queries
 from projections.cohorts import cohorts_report
 from strategies import event_histories
-from test_metrics import build
 
 LEDGER = """
     event_id,type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount,reason
@@ -112,7 +111,7 @@ def test_the_example_ledger_equals_the_naive_computation(rl):
     data=st.data(),
 )
 def test_cohorts_equal_a_naive_computation_as_now_known_and_at_earlier_cut_offs(tmp_path, history, first, length, data):
-    rm, recorded, store = build(tmp_path, history)
+    rm, recorded, store = record_history(tmp_path, history)
     last = first + dt.timedelta(days=length)
     cuts = sorted({len(history), *data.draw(st.lists(st.integers(1, len(history)), max_size=2), label="cut-offs")})
     try:

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, installed_revledger, run_installed
-from test_bad_input import QuickRevledger
+from conftest import IN_CI, installed_revledger, run_installed, Revledger
 
 from ledger.store import SQLiteEventStore
 from projections.readmodel import default_path
@@ -129,7 +128,7 @@ def test_an_import_killed_at_random_moments_loses_and_duplicates_nothing(workloa
         read_models = default_path(str(db))
         if os.path.exists(read_models):
             assert integrity(read_models) == "ok", where
-        rl = QuickRevledger(folder)  # the checks in-process: quicker than starting the command each time
+        rl = Revledger(folder)  # the checks in-process: quicker than starting the command each time
         rl.db = str(db)
         stored = rl("log", "--format", "json", ok=False)
         assert stored.exit_code == 0, f"{where}: {stored.stderr}"

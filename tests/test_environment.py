@@ -24,7 +24,9 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from test_bad_input import QuickRevledger, stored_count
+
+from conftest import Revledger as BaseRevledger
+from test_bad_input import stored_count
 from test_crash import large_file
 
 from cli.common import State
@@ -41,7 +43,7 @@ e3,subscription_started,globex,2026-01-15,s1,pro,4,99.00
 """
 
 
-class Revledger(QuickRevledger):
+class Revledger(BaseRevledger):
     """In-process, each command's ledger and read models closed after it (a file may be swapped between two)."""
 
     def __call__(self, *args: str, ok: bool = True):

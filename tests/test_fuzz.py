@@ -18,9 +18,9 @@ import string
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_bad_input import FIELDS, HISTORY, QuickRevledger, json_line, stored_count
+from test_bad_input import FIELDS, HISTORY, json_line, stored_count
 
-from conftest import IN_CI
+from conftest import IN_CI, Revledger
 from ledger import events as ev
 
 EXAMPLES = 1_000 if IN_CI else 80
@@ -40,7 +40,7 @@ cancel,fz-b,2026-06-01,,,,,,,,gone
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
-    rl = QuickRevledger(tmp_path_factory.mktemp("fuzz"))
+    rl = Revledger(tmp_path_factory.mktemp("fuzz"))
     rl("init", "--rate", "EUR=1.08")
     path = rl.folder / "history.jsonl"
     path.write_text("".join(json_line(r) + "\n" for r in HISTORY), encoding="utf-8")

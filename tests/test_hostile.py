@@ -19,9 +19,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_bad_input import QuickRevledger
 
-from conftest import ROOT
+
+from conftest import ROOT, Revledger
 
 HOSTILE = [
     "'); DROP TABLE stored_events; --",
@@ -118,7 +118,7 @@ def assert_round_trip(rows: list[dict], logged: list[dict]) -> None:
 
 
 def test_hostile_strings_round_trip_through_csv_and_jsonl_and_leave_the_schema_alone(tmp_path):
-    rl = QuickRevledger(tmp_path)
+    rl = Revledger(tmp_path)
     rl("init")
     rl("import", rl.write("plain.csv", "type,customer_id,effective_date,subscription_id,plan,amount\n"
                                        "subscription_started,plain,2026-01-01,s1,basic,5.00\n"))
@@ -137,7 +137,7 @@ def test_hostile_strings_round_trip_through_csv_and_jsonl_and_leave_the_schema_a
 
 
 def test_hostile_ids_are_kept_and_looked_up_exactly(tmp_path):
-    rl = QuickRevledger(tmp_path)
+    rl = Revledger(tmp_path)
     rl("init")
     rows = [{"event_id": f"e{n}:{c[:50]}", "type": "subscription_started", "customer_id": c, "effective_date": "2026-01-01",
              "subscription_id": c[::-1] if c == c.strip() else "s", "plan": "pro", "quantity": "1",
@@ -161,7 +161,7 @@ def test_hostile_ids_are_kept_and_looked_up_exactly(tmp_path):
 
 
 def test_record_keeps_hostile_options_byte_for_byte(tmp_path):
-    rl = QuickRevledger(tmp_path)
+    rl = Revledger(tmp_path)
     rl("init")
     for n, text in enumerate(HOSTILE[:12]):
         rl("record", "customer_updated", "--customer", f"c{n}", "--date", "2026-01-01", "--name", text,
@@ -172,7 +172,7 @@ def test_record_keeps_hostile_options_byte_for_byte(tmp_path):
 
 def test_a_hostile_ledger_file_name_is_a_file_name(tmp_path):
     """The path reaches SQLite as a quoted URI: '#', '?' and '%' stay part of the name."""
-    rl = QuickRevledger(tmp_path)
+    rl = Revledger(tmp_path)
     for name in ["x#1.db", "y?mode=rwc.db", "p%41.db", "o'brien; DROP TABLE x.db"]:
         rl.db = str(tmp_path / name)
         rl("init")
@@ -192,7 +192,7 @@ free_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=st.lists(free_text, min_size=1, max_size=4), fmt=st.sampled_from(["csv", "jsonl"]))
 def test_any_text_round_trips(tmp_path_factory, texts, fmt):
-    rl = QuickRevledger(tmp_path_factory.mktemp("any"))
+    rl = Revledger(tmp_path_factory.mktemp("any"))
     rl("init")
     rows = hostile_events("any", texts)
     path = rl.folder / f"any.{fmt}"

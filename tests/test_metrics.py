@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from decimal import Decimal
 
@@ -13,10 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import oracle
-from conftest import FIXTURES, IN_CI, Revledger
-from ledger.application import Ledger
+from conftest import FIXTURES, IN_CI, Revledger, record_history
 from ledger.clock import parse_instant
-from ledger.settings import LedgerSettings
 from ledger.store import open_store
 from projections import queries
 from projections.metrics import ReconciliationError, arpa_cents, group_order, metrics_report
@@ -321,26 +318,6 @@ def expected(row: dict) -> dict:
     }
 
 
-def build(tmp_path, history) -> tuple[ReadModel, list[str], object]:
-    """Record the history event by event (each its own recorded_at) into a fresh ledger."""
-    db = str(tmp_path / "m.db")
-    for path in (db, default_path(db)):
-        for extra in ("", "-wal", "-shm"):
-            if os.path.exists(path + extra):
-                os.remove(path + extra)
-    store = open_store(db, create=True)
-    store.initialise(LedgerSettings("USD"))
-    rm = ReadModel(default_path(db), store)
-    ledger = Ledger(store, rm, actor="test")
-    recorded = []
-    for event in history:
-        result = ledger.record({k: v for k, v in event.items() if k != "sequence"})
-        assert [e.sequence for e in result.events] == [event["sequence"]]
-        recorded.append(result.events[0].recorded_at)
-    rm.catch_up()
-    return rm, recorded, store
-
-
 DAYS = st.dates(min_value=dt.date(2024, 12, 1), max_value=dt.date(2027, 1, 31))
 
 
@@ -361,7 +338,7 @@ DAYS = st.dates(min_value=dt.date(2024, 12, 1), max_value=dt.date(2027, 1, 31))
 def test_metrics_equal_a_naive_computation_as_now_known_and_at_earlier_cut_offs(
     tmp_path, history, first, length, period, by, data
 ):
-    rm, recorded, store = build(tmp_path, history)
+    rm, recorded, store = record_history(tmp_path, history)
     last = first + dt.timedelta(days=length)
     cuts = sorted({len(history), *data.draw(st.lists(st.integers(1, len(history)), max_size=2), label="cut-offs")})
     try:

@@ -20,9 +20,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_bad_input import QuickRevledger
 
-from conftest import FIXTURES, IN_CI
+from conftest import FIXTURES, IN_CI, Revledger
 from ledger.customer import MAX_MRR
 from ledger.money import money_text, to_cents
 from ledger.store import open_store
@@ -56,7 +55,7 @@ _customers = itertools.count()
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory):
-    rl = QuickRevledger(tmp_path_factory.mktemp("money"))
+    rl = Revledger(tmp_path_factory.mktemp("money"))
     rl("init")
     return rl
 
@@ -128,7 +127,7 @@ def test_amounts_round_trip_exactly_through_both_stores_and_mrr(ledger, price, s
     (Decimal("1234567.89"), 0, Decimal("100"), 1),
 ])
 def test_amounts_round_trip_exactly_on_postgres(postgres_url, tmp_path, price, seats, discount, months):
-    rl = QuickRevledger(tmp_path)
+    rl = Revledger(tmp_path)
     rl.db = postgres_url
     rl("init")
     row = {"type": "subscription_started", "customer_id": "pg", "effective_date": "2026-01-01",
@@ -177,7 +176,7 @@ def test_the_affinity_rules_are_sqlites():
 
 
 def test_no_column_of_either_file_can_hold_money_as_a_float(ledger, tmp_path):
-    rl = QuickRevledger(tmp_path)
+    rl = Revledger(tmp_path)
     rl("init", "--rate", "EUR=1.085")
     rl("import", str(FIXTURES / "example.csv"))
     rl("record", "subscription_started", "--customer", "eu", "--date", "2026-01-01", "--subscription", "e1",
@@ -204,7 +203,7 @@ def test_no_column_of_either_file_can_hold_money_as_a_float(ledger, tmp_path):
 def test_a_million_line_mrrs_sum_to_the_cent(tmp_path):
     """Line MRRs (SPEC §4, quantized once) stored as integer cents sum exactly, through the read model's query."""
     rng = random.Random(20260101)
-    rl = QuickRevledger(tmp_path)
+    rl = Revledger(tmp_path)
     rl("init")
     rl("record", "customer_updated", "--customer", "anchor", "--date", "2026-01-01", "--name", "anchor")
     store = open_store(rl.db)

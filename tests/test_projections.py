@@ -10,14 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import oracle
-from conftest import IN_CI, Revledger
-from ledger.application import Ledger
+from conftest import IN_CI, Revledger, record_history
 from ledger.clock import parse_instant
 from ledger.money import from_cents
-from ledger.settings import LedgerSettings
-from ledger.store import open_store
 from projections import queries
-from projections.readmodel import ReadModel, default_path
 from strategies import event_histories
 
 
@@ -126,23 +122,7 @@ def test_mrr_by_segment_and_customer_lines(rl):
 
 
 def _check_history(tmp_path, history):
-    db = str(tmp_path / "p.db")
-    for suffix in ("", ".projections.db"):
-        for extra in ("", "-wal", "-shm"):
-            path = db.replace(".db", suffix or ".db") + extra if suffix else db + extra
-            if os.path.exists(path):
-                os.remove(path)
-    store = open_store(db, create=True)
-    store.initialise(LedgerSettings("USD"))
-    rm = ReadModel(default_path(db), store)
-    ledger = Ledger(store, rm, actor="test")
-    recorded = []
-    for event in history:
-        cells = {k: v for k, v in event.items() if k != "sequence"}
-        result = ledger.record(cells)
-        assert [e.sequence for e in result.events] == [event["sequence"]]
-        recorded.append(result.events[0].recorded_at)
-    rm.catch_up()
+    rm, recorded, store = record_history(tmp_path, history)
     days = sorted({oracle.as_date(e["effective_date"]) for e in history if e.get("effective_date")})
     probe_days = sorted({d + dt.timedelta(days=k) for d in days for k in (-1, 0)} | {dt.date(2027, 1, 1)})
     customers = sorted({e["customer_id"] for e in history})
