@@ -229,15 +229,29 @@ def record(
     typer.echo(f"recorded {recorded.event_id} as sequence {recorded.sequence} at {recorded.recorded_at}")
     rm = st.read_model
     rm.catch_up()
+    if recorded.type == "void":
+        # A void moves MRR on its target's day: say what that day's movement was, and is now.
+        target = rm.find([recorded.target_event_id or ""]).get(recorded.target_event_id or "")
+        day = target.effective_date if target else recorded.effective_date
+        was = queries.movement_on(rm, recorded.customer_id, day, recorded.sequence - 1)
+        now = queries.movement_on(rm, recorded.customer_id, day, recorded.sequence)
+        typer.echo(f"movement on {day}: was {_movement_text(was)}; now {_movement_text(now)}")
+        return
     moved = queries.movement_on(rm, recorded.customer_id, recorded.effective_date, recorded.sequence)
     if moved and recorded.event_id in moved["event_ids"]:
-        cause = f" ({moved['cause']})" if moved["cause"] else ""
-        typer.echo(
-            f"movement: {moved['date']} {moved['customer_id']} {moved['category']}{cause} "
-            f"{render.money_cell(moved['from_mrr'])} -> {render.money_cell(moved['to_mrr'])}"
-        )
+        typer.echo(f"movement: {moved['date']} {_movement_text(moved)}")
     else:
         typer.echo("movement: none (MRR unchanged that day)")
+
+
+def _movement_text(moved: dict[str, Any] | None) -> str:
+    if moved is None:
+        return "none"
+    cause = f" ({moved['cause']})" if moved["cause"] else ""
+    return (
+        f"{moved['customer_id']} {moved['category']}{cause} "
+        f"{render.money_cell(moved['from_mrr'])} -> {render.money_cell(moved['to_mrr'])}"
+    )
 
 
 LOG_COLUMNS = [

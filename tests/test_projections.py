@@ -85,7 +85,8 @@ def test_a_void_changes_the_answer_only_from_the_moment_it_is_recorded(rl):
         a1,subscription_started,acme,2026-01-01,s1,pro,10,100.00
         a2,seat_change,acme,2026-02-01,s1,,30,
         """), "--recorded-at", "2026-02-10")
-    rl("record", "void", "--event", "a2", "--reason", "keyed 30 for 13")
+    said = rl("record", "void", "--event", "a2", "--reason", "keyed 30 for 13").stdout
+    assert "movement on 2026-02-01: was acme expansion (seats) 1,000.00 -> 3,000.00; now none" in said
     assert mrr(rl, "2026-02-15") == "1000.00"
     assert mrr(rl, "2026-02-15", "--known-at", "2026-02-10") == "3000.00"
     assert moves(rl, "--known-at", "2026-02-10")[-1][2] == "expansion"
