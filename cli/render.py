@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from projections.audit import flatten  # noqa: F401 - the CSV form of a report: dotted figure names
+
 FORMATS = ("table", "json", "csv")
 NEGATIVE = ("contraction", "churn")
 """Movement categories that lower MRR: shown as negative amounts in tables."""
@@ -170,15 +172,3 @@ def _csv_value(value: Any) -> Any:
 
 def emit(text: str) -> None:
     sys.stdout.write(text + "\n")
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted keys (``bridge.expansion``): the CSV form of a JSON report."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
