@@ -24,24 +24,21 @@ in one database. Other query parameters (``sslmode``, ``connect_timeout``,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from ledger import store as base
-from ledger.errors import ConflictError, LedgerExistsError, LedgerNotFoundError, StorageError
-from ledger.events import Event
+from ledger.errors import LedgerExistsError, LedgerNotFoundError, StorageError
 from ledger.settings import LedgerSettings
-from ledger.store import SETTINGS_TABLE, EventStore, one_line, stored
+from ledger.store import SETTINGS_TABLE, EventStore, one_line
 
 DEFAULT_PORT = "5432"
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise (?connect_timeout=)
@@ -153,27 +150,14 @@ class PostgresEventStore(EventStore):
 
     # -- appending -----------------------------------------------------------------------
 
-    def append_stream(self, events: Iterable[Event]) -> int:
+    def _insert_chunk(self, cursor: Any, chunk: list[StoredEvent]) -> None:
         """One transaction, written in chunks, so a long import never sits in memory whole.
 
         Each chunk goes through the recorder's own insert, which first takes the
         EXCLUSIVE table lock (held to the commit): notification ids still follow
         commit order, and a collision anywhere rolls back every chunk.
         """
-        count = 0
-        first: Event | None = None
-        iterator = iter(events)
-        try:
-            with self.datastore.transaction(commit=True) as cursor:
-                while chunk := list(islice(iterator, base.PAGE_SIZE)):
-                    first = first or chunk[0]
-                    self.recorder._insert_stored_events(cursor, [stored(e) for e in chunk])
-                    count += len(chunk)
-        except IntegrityError as e:
-            raise ConflictError(f"another writer appended sequence {first.sequence if first else '?'} first") from e
-        except PersistenceError as e:
-            raise StorageError(f"cannot append to the event log at {self.location}: {one_line(e)}") from e
-        return count
+        self.recorder._insert_stored_events(cursor, chunk)
 
     # -- connections of our own (the settings table, and the first contact) ----------
 

@@ -115,14 +115,29 @@ class EventStore:
             raise StorageError(f"cannot append to the event log at {self.location}: {one_line(e)}") from e
 
     def append_stream(self, events: Iterable[Event]) -> int:
-        """Append a long run of events, numbered and chained, in one transaction; return how many.
+        """Append a long run of events, numbered and chained, in ONE transaction written in chunks.
 
-        The base form collects them and appends once; a store that can write
-        one transaction in chunks overrides it so memory stays flat.
+        A million-event import never sits in memory whole, and a collision in any
+        chunk rolls back every one. Returns how many were appended.
         """
-        batch = list(events)
-        self.append(batch)
-        return len(batch)
+        count = 0
+        iterator = iter(events)
+        first = None
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                while chunk := list(islice(iterator, PAGE_SIZE)):
+                    first = first or chunk[0]
+                    self._insert_chunk(cursor, [stored(e) for e in chunk])
+                    count += len(chunk)
+        except IntegrityError as e:
+            raise ConflictError(f"another writer appended sequence {first.sequence if first else '?'} first") from e
+        except PersistenceError as e:
+            raise StorageError(f"cannot append to the event log at {self.location}: {one_line(e)}") from e
+        return count
+
+    def _insert_chunk(self, cursor: Any, chunk: list[StoredEvent]) -> None:  # pragma: no cover - overridden
+        """Write stored events inside the open transaction (the backend's recorder does it)."""
+        raise NotImplementedError
 
     def notifications(self, after: int = 0, limit: int = PAGE_SIZE) -> list[tuple[int, Event]]:
         """One page of the notification log: (notification id, event) after position ``after``."""
@@ -216,22 +231,8 @@ class SQLiteEventStore(EventStore):
                 sorted(self._settings_values(settings).items()),
             )
 
-    def append_stream(self, events: Iterable[Event]) -> int:
-        """One transaction, written in chunks: a million-event import never sits in memory whole."""
-        count = 0
-        iterator = iter(events)
-        first = None
-        try:
-            with self.datastore.transaction(commit=True) as c:
-                while chunk := list(islice(iterator, PAGE_SIZE)):
-                    first = first or chunk[0]
-                    self.recorder._insert_events(c, [stored(e) for e in chunk])
-                    count += len(chunk)
-        except IntegrityError as e:
-            raise ConflictError(f"another writer appended sequence {first.sequence if first else '?'} first") from e
-        except PersistenceError as e:
-            raise StorageError(f"cannot append to the event log at {self.location}: {one_line(e)}") from e
-        return count
+    def _insert_chunk(self, cursor: Any, chunk: list[StoredEvent]) -> None:
+        self.recorder._insert_events(cursor, chunk)
 
     def _read_settings(self) -> dict[str, str]:
         try:
