@@ -13,6 +13,7 @@ import typer
 
 from cli import render, xlsx
 from cli.common import (
+    given_cells,
     DbOption,
     ExportFormat,
     ExportFormatOption,
@@ -211,12 +212,7 @@ def record(
         "event_id": event_id,
         "restatement": restate,
     }
-    for pair in attr or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise UsageError(f"--attr {pair!r}: write it as NAME=VALUE")
-        cells[f"attr.{key}"] = value
-    cells = {k: v for k, v in cells.items() if v is not None and v != ""}
+    cells = given_cells(cells, attr)
     st = state(ctx)
     result = st.ledger(actor).record(cells, dry_run=dry_run)
     if not result.count:

@@ -9,7 +9,18 @@ from typing import Annotated, Any
 import typer
 
 from cli import render
-from cli.common import Format, FormatOption, KnownAt, app, fail, handled, known_at_option, known_suffix, state
+from cli.common import (
+    Format,
+    FormatOption,
+    KnownAt,
+    app,
+    fail,
+    given_cells,
+    handled,
+    known_at_option,
+    known_suffix,
+    state,
+)
 from cli.render import Column
 from ledger.clock import parse_date
 from ledger.errors import UsageError
@@ -80,12 +91,7 @@ def amend(
         "region": region,
         "event_id": new_id,
     }
-    for pair in attr or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise UsageError(f"--attr {pair!r}: write it as NAME=VALUE")
-        changes[f"attr.{key}"] = value
-    changes = {k: v for k, v in changes.items() if v is not None and v != ""}
+    changes = given_cells(changes, attr)
     st = state(ctx)
     result = st.ledger(actor).amend(event_id, changes, reason=reason, restatement=restate, dry_run=dry_run)
     if dry_run:

@@ -167,3 +167,16 @@ def xlsx_target(format: ExportFormat, out: str | None) -> str | None:
     if not out:
         raise fail("--format xlsx writes a workbook: give it a file with --out FILE.xlsx")
     return out
+
+
+def given_cells(cells: dict[str, Any], attr: list[str] | None) -> dict[str, Any]:
+    """An event's fields from command-line options: the ones given, plus each ``--attr NAME=VALUE``."""
+    from ledger.errors import UsageError
+
+    cells = dict(cells)
+    for pair in attr or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UsageError(f"--attr {pair!r}: write it as NAME=VALUE")
+        cells[f"attr.{key}"] = value
+    return {k: v for k, v in cells.items() if v is not None and v != ""}
