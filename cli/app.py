@@ -37,7 +37,7 @@ from ledger.clock import parse_date
 from ledger.errors import RejectedError, UsageError
 from ledger.money import D
 from ledger.settings import LedgerSettings
-from ledger.store import open_store
+from ledger.location import open_store
 from projections import queries
 from projections.readmodel import ReadModel, default_path
 

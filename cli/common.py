@@ -14,7 +14,8 @@ import typer
 from ledger.clock import ClockError, parse_instant
 from ledger.errors import RejectedError, RevledgerError
 from ledger.money import MoneyError
-from ledger.store import EventStore, open_store
+from ledger.location import open_store
+from ledger.store import EventStore
 from projections import queries
 from projections.readmodel import ReadModel, default_path
 

@@ -8,42 +8,27 @@ appended, and all of a file's problems are reported together.
 from __future__ import annotations
 
 import getpass
-import random
-import time
 import hashlib
-import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from ledger import events as ev
-from ledger.clock import ONE_MICROSECOND, instant_text, parse_instant, utc_now
+from ledger.clock import instant_text, parse_instant
 from ledger.customer import Timeline
-from ledger.errors import ConflictError, Problem, RejectedError, UsageError
+from ledger.errors import Problem, RejectedError, UsageError
 from ledger.events import Event, canonical, derive_event_id, same_content
 from ledger.files import read_file
 from ledger.inputs import parse_row, shape_problems, to_event
-from ledger.integrity import chained, event_hash
+from ledger.locks import PeriodLock, lock_on, period_locks
+from ledger.retry import Retry, with_retries
+from ledger.sealing import first_instant, requested_time, seal
 from ledger.settings import LedgerSettings
 from ledger.staging import Draft, Drafts, StagedDrafts
 from ledger.store import EventStore, Head
 
-APPEND_ATTEMPTS = 8
-BACKOFF_SECONDS = 0.01
-
-
-def _attempts() -> Iterator[int]:
-    """Attempts at an append that may lose a race to another writer.
-
-    Each retry first waits a random while, up to twice as long as the last:
-    writers racing for the same sequence spread out instead of colliding again.
-    """
-    for attempt in range(APPEND_ATTEMPTS):
-        if attempt:
-            time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
-        yield attempt
-D = TypeVar("D", bound=Drafts)
+Batch = TypeVar("Batch", bound=Drafts)
 
 
 class History(Protocol):
@@ -83,43 +68,6 @@ class Admitted:
     first: Event | None = None
     last: Event | None = None
     events: tuple[Event, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodLock:
-    """A closed period that refuses later events effective in it, unless they carry a restatement.
-
-    Attributes:
-      period: the period as the close named it (``2026-01``, ``2026-Q1``, ``2026``).
-      start, end: its first and last day.
-      locked_at: recorded_at of the first close that locked it (a lock is never lifted).
-      actor: who locked it.
-    """
-
-    period: str
-    start: date
-    end: date
-    locked_at: str
-    actor: str
-
-
-def period_locks(closes: Iterable[Event]) -> list[PeriodLock]:
-    """The locked periods, from the ``period_closed`` events (each ``details`` names period, start, end, lock)."""
-    locks: dict[tuple[date, date], PeriodLock] = {}
-    for close in closes:
-        details = json.loads(close.details or "{}")
-        if not details.get("lock"):
-            continue
-        start, end = date.fromisoformat(details["start"]), date.fromisoformat(details["end"])
-        locks.setdefault((start, end), PeriodLock(details["period"], start, end, close.recorded_at, close.actor))
-    return sorted(locks.values(), key=lambda lock: (lock.start, lock.end))
-
-
-def _lock_on(day: date, locks: list[PeriodLock]) -> PeriodLock | None:
-    for lock in locks:
-        if lock.start <= day <= lock.end:
-            return lock
-    return None
 
 
 def _amendment_id(event: Event, target_id: str) -> str:
@@ -170,7 +118,7 @@ class Ledger:
 
         ``restatement`` lets in rows effective in a locked period, and is recorded on each of them.
         """
-        at = self._recorded_at(recorded_at)
+        at = parse_instant(recorded_at) if recorded_at is not None else None
         problems: list[Problem] = []
         with StagedDrafts() as drafts:
             self._stage(read_file(path, fmt, problems, end_exclusive=end_exclusive), path, problems, drafts)
@@ -227,38 +175,37 @@ class Ledger:
         reported at the close's own recorded time, so ``--known-at`` that time
         reproduces them exactly.
         """
-        for attempt in _attempts():
-            head_sequence = self.history.catch_up()
-            head = self.store.head()
-            if head.sequence != head_sequence:
-                continue
-            draft = Event(event_id="", type=ev.PERIOD_CLOSED, customer_id="", effective_date=end)
-            at = self._stamp([draft], head, None)[0].recorded_at
+
+        def attempt() -> Event:
+            head = self._head_as_known()
+            at = first_instant(1, head, None)
             details = {
                 "period": period,
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "lock": lock,
                 "head": {"sequence": head.sequence, "hash": head.hash},
-                **figures(head, at),
+                **figures(head, instant_text(at)),
             }
-            close = draft.with_record(details=canonical(details))
-            close = close.with_record(
-                event_id=derive_event_id(close), sequence=head.sequence + 1, recorded_at=at, source="cli", actor=self.actor
-            )
-            stamped = chained([close], head.hash)
-            try:
-                self.store.append(stamped)
-            except ConflictError:
-                if attempt == APPEND_ATTEMPTS - 1:
-                    raise
-                continue
-            return stamped[0]
-        raise ConflictError(f"other writers kept appending; gave up after {APPEND_ATTEMPTS} attempts")
+            draft = Event(event_id="", type=ev.PERIOD_CLOSED, customer_id="", effective_date=end, details=canonical(details))
+            draft = draft._replace(event_id=derive_event_id(draft), source="cli")
+            (close,) = seal([draft], 1, head, at, self.actor)
+            self.store.append([close])
+            return close
+
+        return with_retries(attempt)
+
+    def _head_as_known(self) -> Head:
+        """The log's head, once the history has caught up with it (else retry: a writer appended meanwhile)."""
+        head_sequence = self.history.catch_up()
+        head = self.store.head()
+        if head.sequence != head_sequence:
+            raise Retry
+        return head
 
     # -- validation ----------------------------------------------------------------------
 
-    def _stage(self, rows: Iterable[tuple[int, dict[str, Any]]], name: str, problems: list[Problem], drafts: D) -> D:
+    def _stage(self, rows: Iterable[tuple[int, dict[str, Any]]], name: str, problems: list[Problem], drafts: Batch) -> Batch:
         """Check each row's form and stage it; a void takes its customer and date from its target here."""
         self.history.catch_up()
         for position, (line, cells) in enumerate(rows):
@@ -310,7 +257,8 @@ class Ledger:
         Rows whose form was already refused are left out, but every other row is
         still placed in its timeline, so a file's problems are all found in one pass.
         """
-        for attempt in _attempts():
+
+        def attempt() -> Admitted:
             head_sequence = self.history.catch_up()
             locks = period_locks(self.history.closes()) if head_sequence else []
             self._place(drafts, name, head_sequence, list(problems), locks, restatement)
@@ -320,12 +268,14 @@ class Ledger:
                 return Admitted(count, skipped, dry_run, events=tuple(would_be))
             head = self.store.head()
             if head.sequence != head_sequence:
-                continue  # appended to meanwhile: validate again against what is there now
+                raise Retry  # appended to meanwhile: validate again against what is there now
+            at = requested_time(instant_text(recorded_at), head) if recorded_at is not None else None
             kept: list[Event] = []
             ends: list[Event] = []
 
             def sealed() -> Iterable[Event]:
-                for event in self._sealed(drafts, head, recorded_at, count):
+                placed = (draft.event._replace(source=draft.source) for chunk in drafts.in_order() for draft in chunk)
+                for event in seal(placed, count, head, at, self.actor):
                     if not ends:
                         ends.append(event)
                     if count <= KEEP_EVENTS:
@@ -333,14 +283,10 @@ class Ledger:
                     yield event
                 ends.append(event)
 
-            try:
-                self.store.append_stream(sealed())
-            except ConflictError:
-                if attempt == APPEND_ATTEMPTS - 1:
-                    raise
-                continue
+            self.store.append_stream(sealed())
             return Admitted(count, skipped, False, ends[0], ends[-1], tuple(kept))
-        raise ConflictError(f"other writers kept appending; gave up after {APPEND_ATTEMPTS} attempts")
+
+        return with_retries(attempt)
 
     def _place(
         self,
@@ -392,16 +338,11 @@ class Ledger:
                     if event.type == ev.VOID:
                         target = timeline.event(event.target_event_id or "")
                         effective = target.effective_date if target else effective
-                    lock = _lock_on(effective, locks)
+                    lock = lock_on(effective, locks)
                     if lock is not None:
                         if not restatement:
                             what = "its target is effective" if event.type == ev.VOID else "it is effective"
-                            refuse(
-                                draft,
-                                "effective_date",
-                                f"{what} {effective}, in period {lock.period}, locked at {lock.locked_at} by {lock.actor}; "
-                                'to record it as a restatement, give --restate "reason"',
-                            )
+                            refuse(draft, "effective_date", lock.refusal(what, effective))
                             continue
                         event = event.with_record(restatement=restatement)
                         drafts.replace(Draft(draft.position, draft.source, draft.line, event))
@@ -411,62 +352,6 @@ class Ledger:
                     refuse(draft, field, message)
         if problems:
             raise RejectedError(sorted(problems, key=lambda p: p.line))
-
-    # -- the recorded clock --------------------------------------------------------------
-
-    def _recorded_at(self, text: str | None) -> datetime | None:
-        if text is None:
-            return None
-        at = parse_instant(text)
-        if at > utc_now():
-            raise UsageError(f"--recorded-at {instant_text(at)} is in the future")
-        head = self.store.head()
-        if head.recorded_at and at <= parse_instant(head.recorded_at):
-            raise UsageError(
-                f"--recorded-at {instant_text(at)} is not later than the log's latest recorded time {head.recorded_at}"
-            )
-        return at
-
-    def _start(self, count: int, head: Head, at: datetime | None) -> datetime:
-        """When the first of ``count`` events is recorded: the batch gets consecutive
-        microseconds ending at its recorded time.
-
-        The whole batch is then known at that time (a `--known-at` equal to an
-        import's `--recorded-at` sees all of it), and recorded_at still strictly
-        increases along the log.
-        """
-        span = timedelta(microseconds=count - 1)
-        latest = parse_instant(head.recorded_at) if head.recorded_at else None
-        if at is None:
-            at = utc_now()
-            if latest is not None and at - span <= latest:
-                at = latest + span + ONE_MICROSECOND
-        elif latest is not None and at - span <= latest:
-            raise UsageError(
-                f"--recorded-at {instant_text(at)} leaves no room for {count} events after "
-                f"the log's latest recorded time {head.recorded_at} (one microsecond each)"
-            )
-        return at - span
-
-    def _stamp(self, events: list[Event], head: Head, at: datetime | None) -> list[Event]:
-        start = self._start(len(events), head, at)
-        return [e.with_record(recorded_at=instant_text(start + i * ONE_MICROSECOND)) for i, e in enumerate(events)]
-
-    def _sealed(self, drafts: Drafts, head: Head, at: datetime | None, count: int) -> Iterable[Event]:
-        """The drafts in batch order, numbered after the head, timed and chained (SPEC §2, §9)."""
-        start = self._start(count, head, at)
-        previous, sequence = head.hash, head.sequence
-        for chunk in drafts.in_order():
-            for draft in chunk:
-                event = draft.event.with_record(
-                    sequence=sequence + 1,
-                    recorded_at=instant_text(start + (sequence - head.sequence) * ONE_MICROSECOND),
-                    actor=self.actor,
-                    source=draft.source,
-                )
-                previous = event_hash(previous, event)
-                sequence += 1
-                yield event.with_record(hash=previous)
 
 
 def init_ledger(store: EventStore, settings: LedgerSettings) -> None:

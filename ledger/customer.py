@@ -293,6 +293,8 @@ def _cause(event: Event, changes: list[LineChange]) -> str:
         return LINE_REMOVED
     if kind == ev.USAGE_CHANGE:
         return USAGE
+    if event.cause is not None:  # stated by the source system (SPEC §3)
+        return event.cause
     old, new = changes[0]
     assert old is not None
     if new.plan != old.plan:

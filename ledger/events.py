@@ -19,6 +19,9 @@ CANCEL = "cancel"
 CUSTOMER_UPDATED = "customer_updated"
 VOID = "void"
 PERIOD_CLOSED = "period_closed"
+POLICY_CHANGED = "policy_changed"
+# Ledger events: appended by the ledger itself (a close, a policy change), about no customer.
+LEDGER_TYPES = (PERIOD_CLOSED, POLICY_CHANGED)
 
 EVENT_TYPES = (
     SUBSCRIPTION_STARTED,
@@ -48,13 +51,16 @@ CONTENT_FIELDS = (
     "effective_date",
     "subscription_id",
     *TERM_FIELDS,
+    "cause",
     "reason",
     "note",
     "target_event_id",
     "restatement",
 )
 # Fields the ledger assigns at append.
-RECORD_FIELDS = ("sequence", "recorded_at", "actor", "source", "hash")
+RECORD_FIELDS = ("sequence", "append_last", "recorded_at", "actor", "source", "hash")
+# The cause a source system may state on a change event (SPEC §3), used instead of the derived one.
+STATED_CAUSES = ("plan", "seats", "price", "usage")
 
 
 class Event(NamedTuple):
@@ -66,13 +72,16 @@ class Event(NamedTuple):
       customer_id: whose contract changed.
       effective_date: the day the change takes effect (the effective clock).
       subscription_id .. currency: the line and the terms given; None = not given.
+      cause: the cause the source system states for a change (plan, seats, price, usage).
       reason, note: free text; ``reason`` is required on a void.
       target_event_id: the event a void removes.
       attributes: customer attributes a ``customer_updated`` sets, sorted by name.
       restatement: why an event effective in a locked period was let in.
-      details: ledger-event payload (a period close's figures), canonical JSON text.
+      details: ledger-event payload (a period close's figures, a policy), canonical JSON text.
       sequence, recorded_at, actor, source, hash: assigned by the ledger at append
         (the recorded clock and the hash chain of SPEC §9).
+      append_last: the sequence of the last event of the append this one came in
+        (SPEC §2: an append is known whole); 0 in logs written before it was kept.
     """
 
     event_id: str
@@ -87,6 +96,7 @@ class Event(NamedTuple):
     billing_months: int | None = None
     discount_pct: Decimal | None = None
     currency: str | None = None
+    cause: str | None = None
     reason: str | None = None
     note: str | None = None
     target_event_id: str | None = None
@@ -94,6 +104,7 @@ class Event(NamedTuple):
     attributes: tuple[tuple[str, str], ...] = ()
     details: str | None = None
     sequence: int = 0
+    append_last: int = 0
     recorded_at: str = ""
     actor: str = ""
     source: str = ""
@@ -121,6 +132,8 @@ class Event(NamedTuple):
         """Every field as plain JSON values (the stored form and `log --format json`)."""
         data = {"event_id": self.event_id, **self.content()}
         data["sequence"] = self.sequence
+        if self.append_last:
+            data["append_last"] = self.append_last
         data["recorded_at"] = self.recorded_at
         data["actor"] = self.actor
         data["source"] = self.source
@@ -159,7 +172,9 @@ def derive_event_id(event: Event) -> str:
 
 _CONTENT_POSITIONS = tuple((name, Event._fields.index(name)) for name in CONTENT_FIELDS if name != "event_id")
 _READERS: dict[str, Any] = {name: None for name in Event._fields}
-_READERS.update({"effective_date": date.fromisoformat, "quantity": int, "billing_months": int, "sequence": int})
+_READERS.update(
+    {"effective_date": date.fromisoformat, "quantity": int, "billing_months": int, "sequence": int, "append_last": int}
+)
 _READERS.update({name: Decimal for name in MONEY_FIELDS})
 del _READERS["attributes"]
 

@@ -97,6 +97,12 @@ def _currency(value: Any) -> str:
     return value
 
 
+def _stated_cause(value: Any) -> str:
+    if value not in ev.STATED_CAUSES:
+        raise ValueError(f"{value!r} is not a cause (one of: {', '.join(ev.STATED_CAUSES)})")
+    return value
+
+
 def _event_type(value: Any) -> str:
     if value not in ev.EVENT_TYPES:
         raise ValueError(f"unknown type {value!r} (one of: {', '.join(ev.EVENT_TYPES)})")
@@ -112,6 +118,7 @@ Money = Annotated[Decimal, BeforeValidator(_money)]
 Percent = Annotated[Decimal, BeforeValidator(_percent)]
 Currency = Annotated[str, BeforeValidator(_currency)]
 EventType = Annotated[str, BeforeValidator(_event_type)]
+Cause = Annotated[str, BeforeValidator(_stated_cause)]
 
 
 class EventRow(BaseModel):
@@ -131,6 +138,7 @@ class EventRow(BaseModel):
     billing_months: Months | None = None
     discount_pct: Percent | None = None
     currency: Currency | None = None
+    cause: Cause | None = None
     reason: Text | None = None
     note: Text | None = None
     target_event_id: Identifier | None = None
@@ -152,6 +160,9 @@ _ONLY = {
     ev.CUSTOMER_UPDATED: set(),
     ev.VOID: set(),
 }
+
+
+_STATES_CAUSE = (ev.SUBSCRIPTION_CHANGED, ev.UPSELL, ev.DOWNGRADE, ev.PRICE_CHANGE)
 
 
 def parse_row(raw: dict[str, Any]) -> tuple[EventRow | None, list[tuple[str, str]]]:
@@ -237,6 +248,11 @@ def shape_problems(row: EventRow, settings: LedgerSettings) -> list[tuple[str, s
         if kind == ev.PRICE_CHANGE and {"unit_price", "amount"} <= given:
             problems.append(("amount", "a line is priced either per seat (unit_price) or by amount, not both"))
 
+    if row.cause is not None:
+        if kind not in _STATES_CAUSE:
+            problems.append(("cause", f"only {', '.join(_STATES_CAUSE)} state a cause, not {kind}"))
+        elif kind == ev.PRICE_CHANGE and row.cause != "price":
+            problems.append(("cause", f"a price_change changes the price, so its cause can only be price, not {row.cause}"))
     if attributes and kind != ev.CUSTOMER_UPDATED:
         for name in sorted(attributes):
             problems.append((name, f"customer attributes are set by customer_updated, not {kind}"))
@@ -268,6 +284,7 @@ def to_event(row: EventRow) -> Event:
         billing_months=row.billing_months,
         discount_pct=row.discount_pct,
         currency=row.currency,
+        cause=row.cause,
         reason=row.reason,
         note=row.note,
         target_event_id=row.target_event_id,

@@ -1,6 +1,6 @@
 """The shared event log: PostgreSQL, through eventsourcing's PostgreSQL persistence.
 
-The same store as the SQLite one (ledger/store.py), so that many people and
+The same store as the SQLite one (ledger/sqlite.py), keeping the contract of ledger/store.py, so that many people and
 jobs on many machines can append to one ledger:
 
 * the whole log is one aggregate sequence, and the recorder's primary key

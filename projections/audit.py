@@ -26,7 +26,8 @@ from ledger.errors import StorageError
 from ledger.events import Event, canonical, event_from_record
 from ledger.integrity import GENESIS, Checkpoint, first_break
 from ledger.settings import LedgerSettings
-from ledger.store import EventStore, Head, read_only_uri
+from ledger.sqlite import read_only_uri
+from ledger.store import EventStore, Head
 from projections.metrics import Figures, figures_json, metrics_report
 from projections.periods import parse_period
 from projections.queries import Knowledge, customer_mrr_cents, movement_rows

@@ -151,7 +151,7 @@ def record_history(tmp_path: Path, history: list[dict]):
     """
     from ledger.application import Ledger
     from ledger.settings import LedgerSettings
-    from ledger.store import open_store
+    from ledger.location import open_store
     from projections.readmodel import ReadModel, default_path
 
     db = str(tmp_path / "history.db")

@@ -24,7 +24,8 @@ from ledger.application import Ledger, init_ledger
 from ledger.errors import ConflictError, RejectedError
 from ledger.integrity import first_break
 from ledger.settings import LedgerSettings
-from ledger.store import open_store, unstored
+from ledger.location import open_store
+from ledger.store import unstored
 from projections import queries
 from projections.readmodel import ReadModel, default_path
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import IN_CI, installed_revledger, run_installed, Revledger
 
-from ledger.store import SQLiteEventStore
+from ledger.sqlite import SQLiteEventStore
 from projections.readmodel import default_path
 
 KILLS = 30 if IN_CI else 5

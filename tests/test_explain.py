@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import FIXTURES, Revledger
-from ledger.store import open_store
+from ledger.location import open_store
 from projections import queries
 from projections.explain import COUNT_METRICS, MONEY_METRICS, RATIOS, explain
 from projections.metrics import report_for

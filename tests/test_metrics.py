@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import oracle
 from conftest import FIXTURES, IN_CI, Revledger, record_history
 from ledger.clock import parse_instant
-from ledger.store import open_store
+from ledger.location import open_store
 from projections import queries
 from projections.metrics import ReconciliationError, arpa_cents, group_order, metrics_report
 from projections.periods import parse_period, split

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from conftest import FIXTURES, IN_CI, Revledger
 from ledger.customer import MAX_MRR
 from ledger.money import money_text, to_cents
-from ledger.store import open_store
+from ledger.location import open_store
 from projections import queries
 from projections.readmodel import CURRENT, ReadModel, default_path
 

@@ -21,7 +21,8 @@ from ledger.errors import ConflictError, LedgerExistsError, LedgerNotFoundError,
 from ledger.events import Event, canonical
 from ledger.integrity import GENESIS, chained, first_break
 from ledger.settings import LedgerSettings
-from ledger.store import EventStore, Head, open_store, unstored
+from ledger.location import open_store
+from ledger.store import EventStore, Head, unstored
 
 SETTINGS = LedgerSettings(currency="EUR", rates=(("GBP", Decimal("1.1700")), ("USD", Decimal("0.92"))))
 
