@@ -25,7 +25,8 @@ from cli.render import Column
 from ledger.clock import parse_date
 from ledger.errors import UsageError
 from ledger.integrity import Checkpoint
-from projections import audit, queries
+from projections import closes, diff as diffs, figures, queries, restatements as restated, verify as verification
+from projections.periods import period_kind, period_name
 from projections.metrics import metrics_report
 from projections.periods import parse_period, parse_range
 from projections.readmodel import default_path
@@ -121,19 +122,19 @@ def close(
     """Record the period's figures as they stand, with the log head they come from, as an event in the log."""
     from cli.metrics import metrics_table
 
-    label = audit.period_name(period)
+    label = period_name(period)
     start, end = parse_period(label)
     st = state(ctx)
     rm = st.read_model
     event = st.ledger(actor).close_period(
-        label, start, end, lock=lock, figures=lambda head, at: audit.close_figures(rm, label, head, at)
+        label, start, end, lock=lock, figures=lambda head, at: closes.close_figures(rm, label, head, at)
     )
     rm.catch_up()
-    closed = audit.Close.of(event)
+    closed = closes.Close.of(event)
     if format is ReportFormat.json:
         render.emit(render.as_json({**closed.summary(), "metrics": closed.metrics}))
         return
-    kind = audit.period_kind(label)
+    kind = period_kind(label)
     typer.echo(
         f"closed {label} ({start} – {end}) as sequence {event.sequence} ({event.event_id}) at {event.recorded_at}, "
         f"from the log up to sequence {closed.head}"
@@ -156,7 +157,7 @@ def figure_cell(metric: str, value: Any) -> str:
         return "n/a" if value is None else f"{Decimal(value):,.2f}x"
     if metric.endswith("arpa"):
         return render.money_cell(value) if value is not None else "n/a"
-    if any(metric == r or metric.endswith(f".{r}") for r in audit.RATIOS):
+    if any(metric == r or metric.endswith(f".{r}") for r in figures.RATIOS):
         return render.ratio_cell(value)
     if isinstance(value, int):
         return f"{value:,}"
@@ -194,7 +195,7 @@ def restatements(
     """Every closed period whose figures as now known differ from those recorded at its close, and the events why."""
     rm = state(ctx).read_model
     k = queries.knowledge(rm, known_at_option(known_at))
-    found = audit.restatements(rm, k, period=period)
+    found = restated.restatements(rm, k, period=period)
     if format is Format.json:
         render.emit(render.as_json({"currency": rm.settings.currency, "known_at": k.recorded_at, "restatements": found}))
         return
@@ -289,7 +290,7 @@ def diff(
         if day is None:
             raise UsageError("diff mrr needs --as-of")
         attribute = group_attribute(by)
-        report["figures"] = audit.diff_mrr(
+        report["figures"] = diffs.diff_mrr(
             queries.mrr_report(rm, day, before, customer=customer, by=attribute),
             queries.mrr_report(rm, day, after, customer=customer, by=attribute),
         )
@@ -299,17 +300,17 @@ def diff(
         start, end = parse_range(from_, to)
         if read is DiffRead.metrics:
             kind, attribute = (period or Period.month).value, group_attribute(by)
-            report["figures"] = audit.diff_metrics(
+            report["figures"] = diffs.diff_metrics(
                 metrics_report(rm, start, end, before, period=kind, by=attribute),
                 metrics_report(rm, start, end, after, period=kind, by=attribute),
             )
         else:
-            report["movements"] = audit.diff_movements(
+            report["movements"] = diffs.diff_movements(
                 queries.movement_rows(rm, start, end, before.sequence, customer=customer, category=category),
                 queries.movement_rows(rm, start, end, after.sequence, customer=customer, category=category),
             )
     low, high = sorted((before.sequence, after.sequence))
-    report["events"] = audit.events_recorded(rm, low, high)
+    report["events"] = figures.events_recorded(rm, low, high)
     _render_diff(report, format)
 
 
@@ -416,16 +417,16 @@ def verify(
         raise UsageError(f"--checkpoint: {e}") from None
     st = state(ctx)
     store = st.store
-    result = audit.verify(store, st.cache or default_path(st.location), store.settings(), head)
+    result = verification.verify(store, st.cache or default_path(st.location), store.settings(), head)
     if format is ReportFormat.json:
         render.emit(render.as_json(result.as_dict()))
     else:
         for line in result.checked:
             typer.echo(f"checked: {line}")
-        for finding in audit.sorted_findings(result):
+        for finding in verification.sorted_findings(result):
             typer.echo(f"FAILED: {finding}")
         if result.ok:
             typer.echo(f"ok: {result.events} events, head {result.head}")
     if not result.ok:
-        first = audit.sorted_findings(result)[0]
+        first = verification.sorted_findings(result)[0]
         raise fail(f"the ledger fails verification; the first difference is at {first}")

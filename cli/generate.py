@@ -11,8 +11,8 @@ import typer
 from cli.common import app, handled
 from ledger.clock import parse_date
 from ledger.errors import UsageError
-from ledger.synthetic import generate as synthetic_rows
-from ledger.synthetic import write
+from cli.synthetic import generate as synthetic_rows
+from cli.synthetic import write
 
 
 class GeneratedFormat(str, Enum):

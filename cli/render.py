@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from projections.audit import flatten  # noqa: F401 - the CSV form of a report: dotted figure names
+from projections.figures import flatten  # noqa: F401 - the CSV form of a report: dotted figure names
 
 FORMATS = ("table", "json", "csv")
 NEGATIVE = ("contraction", "churn")

@@ -53,7 +53,7 @@ def top_movers(rm: ReadModel, start: date, end: date, known: int, count: int = T
 def closed_period_restatements(rm: ReadModel, k: queries.Knowledge) -> list[dict[str, Any]] | None:
     """SPEC §7 restatements as known at ``k``, or None when this ledger has no period closing yet."""
     try:
-        from projections.audit import restatements
+        from projections.restatements import restatements
     except ImportError:
         return None
     return restatements(rm, k)

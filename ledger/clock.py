@@ -45,5 +45,14 @@ def instant_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day of the month ``months`` later, clamped to that month's last day (2025-01-31 + 1 = 2025-02-28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    first_of_next = date(year + month // 12, month % 12 + 1, 1)
+    return min(date(year, month, 1) + timedelta(days=day.day - 1), first_of_next - timedelta(days=1))
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)

@@ -16,10 +16,9 @@ from typing import NamedTuple
 
 from ledger import events as ev
 from ledger.events import Event
-from ledger.money import ZERO, cents
+from ledger.money import ZERO, monthly_mrr
 from ledger.settings import LedgerSettings
 
-HUNDRED = Decimal(100)
 # A customer's MRR is stored as integer cents in 64-bit columns and summed across
 # customers; refuse, at entry, a contract whose MRR could overflow them.
 MAX_MRR = Decimal(10) ** 13
@@ -66,8 +65,7 @@ def line_mrr(line: Line, settings: LedgerSettings) -> Decimal:
     rate = settings.rate(line.currency)
     if rate is None:
         raise ValueError(f"no rate for {line.currency}")
-    value = line.base() * (1 - line.discount_pct / HUNDRED) / line.billing_months
-    return cents(value * rate)
+    return monthly_mrr(line.base(), line.discount_pct, line.billing_months, rate)
 
 
 def _priced(line: Line, settings: LedgerSettings, **changes: object) -> Line:

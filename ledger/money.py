@@ -72,6 +72,14 @@ def cents_text(value: int) -> str:
     return f"{sign}{whole}.{frac:02d}"
 
 
+HUNDRED = Decimal(100)
+
+
+def monthly_mrr(base: Decimal, discount_pct: Decimal, billing_months: int, rate: Decimal = Decimal(1)) -> Decimal:
+    """SPEC §4: base × (1 − discount/100) / billing_months, converted at ``rate``, quantized to cents once."""
+    return cents(base * (1 - discount_pct / HUNDRED) / billing_months * rate)
+
+
 def ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
     """numerator / denominator to six places (ROUND_HALF_EVEN), or None when the denominator is 0."""
     if denominator == 0:

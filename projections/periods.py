@@ -67,3 +67,19 @@ def parse_range(start: str, end: str) -> tuple[date, date]:
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}")
     return first, last
+
+
+def period_kind(label: str) -> str:
+    """``month``, ``quarter`` or ``year``: the metrics period a close label names (``2026-03``, ``2026-Q1``, ``2026``)."""
+    parse_period(label)  # refuses what is not a period
+    text = label.strip()
+    if re.fullmatch(r"\d{4}", text):
+        return "year"
+    if re.fullmatch(r"\d{4}-[Qq][1-4]", text):
+        return "quarter"
+    return "month"
+
+
+def period_name(label: str) -> str:
+    """The canonical spelling of a period label (``2026-q1`` → ``2026-Q1``)."""
+    return label.strip().upper()

@@ -238,7 +238,7 @@ def shown(argv: list[str]) -> str:
 
 
 def benchmark(target_events: int, work: Path, profiling: bool, steps: list[str], save) -> Results:
-    from ledger.synthetic import generate
+    from cli.synthetic import generate
 
     work.mkdir(parents=True, exist_ok=True)
     results = Results()

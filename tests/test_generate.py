@@ -12,10 +12,8 @@ from decimal import Decimal
 import pytest
 
 from conftest import IN_CI
-from ledger.customer import Line, line_mrr
 from ledger.events import EVENT_TYPES
-from ledger.settings import LedgerSettings
-from ledger.synthetic import COLUMNS, add_months, generate, mrr_cents, write
+from cli.synthetic import COLUMNS, generate, write
 
 
 def rows_of(customers: int, months: int = 36, seed: int = 1) -> list[dict[str, str]]:
@@ -143,39 +141,3 @@ def test_csv_and_jsonl_carry_the_same_rows():
 
     from_jsonl = [{k: str(v) for k, v in json.loads(line).items()} for line in as_jsonl.getvalue().splitlines()]
     assert from_csv == from_jsonl
-
-
-@pytest.mark.parametrize(
-    "base, discount, months, expected",
-    [
-        (100_000, 0, 1, 100_000),  # 1,000.00 a month
-        (100_000, 0, 12, 8_333),  # 8,333.333… -> 8,333
-        (100_000, 0, 3, 33_333),
-        (1, 50, 1, 0),  # half a cent rounds to even: 0
-        (3, 50, 1, 2),  # 1.5 cents -> 2
-        (5, 50, 1, 2),  # 2.5 cents -> 2
-        (48_000, 25, 12, 3_000),  # 480.00 a year at 25% off -> 30.00 a month
-    ],
-)
-def test_line_mrr_in_cents(base, discount, months, expected):
-    assert mrr_cents(base, discount, months) == expected
-
-
-def test_line_mrr_in_cents_agrees_with_the_ledger():
-    """The generator labels upsells and downgrades with its own arithmetic: it must be the ledger's."""
-    rng = random.Random(2024)
-    settings = LedgerSettings(currency="USD")
-    for _ in range(2000):
-        base = rng.randint(0, 10_000_000)
-        discount = rng.randint(0, 100)
-        months = rng.choice((1, 3, 12, 24, 36, 7))
-        line = Line("s", "p", None, None, Decimal(base) / 100, months, Decimal(discount), "USD", True, Decimal(0))
-        assert Decimal(mrr_cents(base, discount, months)) / 100 == line_mrr(line, settings), (base, discount, months)
-
-
-@pytest.mark.parametrize(
-    "day, months, expected",
-    [(date(2024, 1, 31), 1, date(2024, 2, 29)), (date(2024, 1, 1), 36, date(2027, 1, 1)), (date(2023, 12, 15), 1, date(2024, 1, 15))],
-)
-def test_add_months_clamps_to_the_month_end(day, months, expected):
-    assert add_months(day, months) == expected

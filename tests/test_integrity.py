@@ -303,3 +303,19 @@ def test_a_rechained_event_that_does_not_fold_is_named(ledger):
     assert code == 1 and report["first_bad_sequence"] == 3
     assert report["findings"][0]["check"] == "projections"
     assert report["findings"][0]["message"].startswith("event 3 (a2) does not fold into its customer's timeline: line nope")
+
+
+def test_verify_of_a_ledger_whose_name_has_a_hash_sign_creates_no_stray_file(tmp_path, monkeypatch):
+    """A '#' in a path is part of the file name, not a URI fragment: verify opens the read models read-only."""
+    monkeypatch.chdir(tmp_path)
+    from conftest import Revledger
+
+    ledger = Revledger(tmp_path)
+    ledger.db = "a#b.db"
+    ledger("init", "--currency", "USD")
+    ledger("import", ledger.write("e.csv", EVENTS))
+    ledger("mrr", "--as-of", "2026-03-31")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert ledger("verify").stdout.splitlines()[-1].startswith("ok: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (tmp_path / "a").exists()

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.money import D, MoneyError, cents, cents_text, from_cents, money_text, ratio, ratio_text, to_cents
+from ledger.money import D, MoneyError, cents, cents_text, from_cents, money_text, monthly_mrr, ratio, ratio_text, to_cents
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,19 @@ def test_ratios_have_six_places_or_none():
     assert ratio_text(ratio(Decimal("1000000"), Decimal("1010000"))) == "0.990099"
     assert ratio_text(ratio(Decimal("60000"), Decimal("1010000"))) == "0.059406"
     assert ratio_text(ratio(1, 0)) is None
+
+
+@pytest.mark.parametrize(
+    "base, discount, months, expected",
+    [
+        (100_000, 0, 1, 100_000),  # 1,000.00 a month
+        (100_000, 0, 12, 8_333),  # 8,333.333… -> 8,333
+        (100_000, 0, 3, 33_333),
+        (1, 50, 1, 0),  # half a cent rounds to even: 0
+        (3, 50, 1, 2),  # 1.5 cents -> 2
+        (5, 50, 1, 2),  # 2.5 cents -> 2
+        (48_000, 25, 12, 3_000),  # 480.00 a year at 25% off -> 30.00 a month
+    ],
+)
+def test_monthly_mrr_is_quantized_once_half_even(base, discount, months, expected):
+    assert to_cents(monthly_mrr(from_cents(base), Decimal(discount), months)) == expected

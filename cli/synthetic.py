@@ -34,27 +34,17 @@ import json
 import random
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from typing import IO
 
+from ledger.clock import add_months
+from ledger.events import CONTENT_FIELDS, NAMED_ATTRIBUTES
+from ledger.money import from_cents, monthly_mrr, to_cents
+
+# The event fields the generator fills, in the ledger's own column order, then the attributes.
 COLUMNS = (
-    "event_id",
-    "type",
-    "customer_id",
-    "effective_date",
-    "subscription_id",
-    "plan",
-    "quantity",
-    "unit_price",
-    "amount",
-    "billing_months",
-    "discount_pct",
-    "reason",
-    "note",
-    "target_event_id",
-    "customer_name",
-    "segment",
-    "channel",
-    "region",
+    *(name for name in CONTENT_FIELDS if name not in ("currency", "cause", "restatement")),
+    *NAMED_ATTRIBUTES,
     "attr.industry",
 )
 _INTEGER_COLUMNS = ("quantity", "billing_months")
@@ -147,13 +137,8 @@ class _Line:
 
 
 def mrr_cents(base_cents: int, discount_pct: int, billing_months: int) -> int:
-    """base × (1 − discount/100) / billing_months, to the cent, half-even — in exact integers."""
-    numerator = base_cents * (100 - discount_pct)
-    denominator = 100 * billing_months
-    whole, rest = divmod(numerator, denominator)
-    if 2 * rest > denominator or (2 * rest == denominator and whole % 2):
-        whole += 1
-    return whole
+    """A line's MRR in cents, by the ledger's own rule (SPEC §4), so the generator's upsells really raise MRR."""
+    return to_cents(monthly_mrr(from_cents(base_cents), Decimal(discount_pct), billing_months))
 
 
 class _Customer:
@@ -179,19 +164,6 @@ class _Customer:
 def money(value: int) -> str:
     """Integer cents as money text."""
     return f"{value // 100}.{value % 100:02d}"
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day of the month ``months`` later, clamped to that month's last day."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 class Generator:

@@ -1,0 +1,60 @@
+"""`diff` (SPEC §7): the same read at two knowledge times, figure by figure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.figures import _ENTRY_KEYS, compare_figures
+
+
+def diff_metrics(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Figure by figure, per period and group, two `metrics` documents."""
+    entries_a = {tuple(e[k] for k in _ENTRY_KEYS): e for e in before["periods"]}
+    entries_b = {tuple(e[k] for k in _ENTRY_KEYS): e for e in after["periods"]}
+    keys = list(entries_a) + [k for k in entries_b if k not in entries_a]
+    keys.sort(key=lambda k: (k[0], k[1], k[2] is None, k[2] or ""))
+    rows = []
+    for key in keys:
+        for figure in compare_figures(entries_a.get(key), entries_b.get(key)):
+            rows.append({"start": key[0], "end": key[1], "group": key[2], **figure})
+    return rows
+
+
+def diff_mrr(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Figure by figure, two `mrr` reports: the totals, each group, each line."""
+
+    def parts(report: dict[str, Any]) -> dict[tuple[str, Any], dict[str, Any]]:
+        out: dict[tuple[str, Any], dict[str, Any]] = {
+            ("total", None): {k: report[k] for k in ("mrr", "arr", "customers")}
+        }
+        for g in report.get("groups", []):
+            out[("group", g["group"])] = {k: g[k] for k in ("mrr", "arr", "customers")}
+        for line in report.get("lines", []):
+            out[("line", line["subscription_id"])] = {k: v for k, v in line.items() if k != "subscription_id"}
+        return out
+
+    a, b = parts(before), parts(after)
+    rows = []
+    for key in list(a) + [k for k in b if k not in a]:
+        for figure in compare_figures(a.get(key), b.get(key)):
+            metric = f"lines[{key[1]}].{figure['metric']}" if key[0] == "line" else figure["metric"]
+            rows.append({"group": key[1] if key[0] == "group" else None, **figure, "metric": metric})
+    return rows
+
+
+def diff_movements(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Movement rows added, removed and changed between two `movements` reads (keyed by customer and day)."""
+    a = {(m["customer_id"], m["date"]): m for m in before}
+    b = {(m["customer_id"], m["date"]): m for m in after}
+    order = sorted(set(a) | set(b), key=lambda k: (k[1], k[0]))
+    return {
+        "added": [b[k] for k in order if k not in a],
+        "removed": [a[k] for k in order if k not in b],
+        "changed": [
+            {"customer_id": k[0], "date": k[1], "before": a[k], "after": b[k]}
+            for k in order
+            if k in a and k in b and a[k] != b[k]
+        ],
+    }
+
+
