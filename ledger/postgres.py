@@ -38,7 +38,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ledger.errors import LedgerExistsError, LedgerNotFoundError, StorageError
 from ledger.settings import LedgerSettings
-from ledger.store import SETTINGS_TABLE, EventStore, one_line
+from ledger.store import SETTINGS_TABLE, STATE_TABLE, EventStore, one_line
 
 DEFAULT_PORT = "5432"
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise (?connect_timeout=)
@@ -158,6 +158,28 @@ class PostgresEventStore(EventStore):
         commit order, and a collision anywhere rolls back every chunk.
         """
         self.recorder._insert_stored_events(cursor, chunk)
+
+    # -- import state beside the log -----------------------------------------------------
+
+    def _state_table(self) -> str:
+        return f"{_quoted(self.where.schema)}.{STATE_TABLE}"
+
+    def _read_state(self, cursor: Any, key: str) -> str | None:
+        # eventsourcing's cursors return rows as dicts
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (self._state_table(),))
+        if not cursor.fetchone()["present"]:
+            return None
+        cursor.execute(f"SELECT value FROM {self._state_table()} WHERE key = %s", (key,))
+        row = cursor.fetchone()
+        return row["value"] if row else None
+
+    def _write_state(self, cursor: Any, state: dict[str, str]) -> None:
+        table = self._state_table()
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} (key text PRIMARY KEY, value text NOT NULL)")
+        cursor.executemany(
+            f"INSERT INTO {table} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            sorted(state.items()),
+        )
 
     # -- connections of our own (the settings table, and the first contact) ----------
 

@@ -19,7 +19,7 @@ from eventsourcing.sqlite import (
 
 from ledger.errors import LedgerExistsError, LedgerNotFoundError, StorageError
 from ledger.settings import LedgerSettings
-from ledger.store import SETTINGS_TABLE, EventStore, one_line
+from ledger.store import SETTINGS_TABLE, STATE_TABLE, EventStore, one_line
 
 
 class _DurablePool(SQLiteConnectionPool):
@@ -83,6 +83,18 @@ class SQLiteEventStore(EventStore):
 
     def _insert_chunk(self, cursor: Any, chunk: list[StoredEvent]) -> None:
         self.recorder._insert_events(cursor, chunk)
+
+    def _read_state(self, cursor: Any, key: str) -> str | None:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (STATE_TABLE,))
+        if cursor.fetchone() is None:
+            return None
+        cursor.execute(f"SELECT value FROM {STATE_TABLE} WHERE key = ?", (key,))
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+    def _write_state(self, cursor: Any, state: dict[str, str]) -> None:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        cursor.executemany(f"INSERT OR REPLACE INTO {STATE_TABLE} (key, value) VALUES (?, ?)", sorted(state.items()))
 
     def _read_settings(self) -> dict[str, str]:
         try:

@@ -29,6 +29,8 @@ from ledger.settings import LedgerSettings
 LOG_ID = uuid5(NAMESPACE_URL, "revledger:log")
 TOPIC = "revledger:event"
 SETTINGS_TABLE = "revledger_settings"
+# What an import keeps beside the log between runs (SPEC §14: the invoice lines imported so far, the --as-of).
+STATE_TABLE = "revledger_import_state"
 PAGE_SIZE = 5000
 
 
@@ -107,11 +109,12 @@ class EventStore:
         except PersistenceError as e:
             raise StorageError(f"cannot append to the event log at {self.location}: {one_line(e)}") from e
 
-    def append_stream(self, events: Iterable[Event]) -> int:
+    def append_stream(self, events: Iterable[Event], *, state: dict[str, str] | None = None) -> int:
         """Append a long run of events, numbered and chained, in ONE transaction written in chunks.
 
         A million-event import never sits in memory whole, and a collision in any
-        chunk rolls back every one. Returns how many were appended.
+        chunk rolls back every one. ``state`` (import state kept beside the log)
+        is written in the same transaction. Returns how many were appended.
         """
         count = 0
         iterator = iter(events)
@@ -122,6 +125,8 @@ class EventStore:
                     first = first or chunk[0]
                     self._insert_chunk(cursor, [stored(e) for e in chunk])
                     count += len(chunk)
+                if state:
+                    self._write_state(cursor, state)
         except IntegrityError as e:
             raise ConflictError(f"another writer appended sequence {first.sequence if first else '?'} first") from e
         except PersistenceError as e:
@@ -130,6 +135,30 @@ class EventStore:
 
     def _insert_chunk(self, cursor: Any, chunk: list[StoredEvent]) -> None:  # pragma: no cover - overridden
         """Write stored events inside the open transaction (the backend's recorder does it)."""
+        raise NotImplementedError
+
+    # -- import state beside the log -----------------------------------------------------
+
+    def import_state(self, key: str) -> str | None:
+        """What an import kept under ``key`` (None when nothing was)."""
+        try:
+            with self.datastore.transaction(commit=False) as cursor:
+                return self._read_state(cursor, key)
+        except PersistenceError as e:
+            raise StorageError(f"cannot read the import state at {self.location}: {one_line(e)}") from e
+
+    def keep_import_state(self, state: dict[str, str]) -> None:
+        """Keep ``state`` beside the log on its own (an import that appends nothing still keeps what it read)."""
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                self._write_state(cursor, state)
+        except PersistenceError as e:
+            raise StorageError(f"cannot keep the import state at {self.location}: {one_line(e)}") from e
+
+    def _read_state(self, cursor: Any, key: str) -> str | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _write_state(self, cursor: Any, state: dict[str, str]) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def notifications(self, after: int = 0, limit: int = PAGE_SIZE) -> list[tuple[int, Event]]:

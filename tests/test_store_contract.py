@@ -244,6 +244,26 @@ class StoreContract:
             assert word in event.note
         assert texts(store.events(after=before)) == texts(events)
 
+    # -- what an import keeps beside the log (SPEC §14) --
+
+    def test_import_state_round_trips_and_is_replaced_by_key(self, store):
+        assert store.import_state("invoices") is None
+        store.keep_import_state({"invoices": '{"lines": []}', "invoices.as_of": "2026-01-31"})
+        store.keep_import_state({"invoices": '{"lines": [1]}'})
+        assert store.import_state("invoices") == '{"lines": [1]}'
+        assert store.import_state("invoices.as_of") == "2026-01-31"
+        assert store.import_state("other") is None
+
+    def test_import_state_commits_with_the_append_or_not_at_all(self, store):
+        events = numbered(1, [{}, {}, {}], GENESIS)
+        store.append_stream(events[:2], state={"k": "first"})
+        assert store.import_state("k") == "first"
+        with pytest.raises(ConflictError):
+            store.append_stream(events[1:], state={"k": "second"})  # sequence 2 is taken: all rolled back
+        assert store.import_state("k") == "first"
+        assert store.head().sequence == 2
+
+
 
 class TestSQLiteStore(StoreContract):
     @pytest.fixture
@@ -389,3 +409,4 @@ def test_a_sqlite_ledger_keeps_its_read_models_beside_it(rl):
     rl("import", str(FIXTURES / "example.csv"))
     assert Path(rl.db).with_suffix(".projections.db").exists()
     assert rl("mrr", "--as-of", "2026-06-30", "--format", "json").json()["customers"] == 31
+
