@@ -112,7 +112,7 @@ def _help(command: Any) -> str:
 def reference() -> str:
     """docs/cli.md: the global options, then every command (alphabetically) with its options."""
     group = typer.main.get_command(app)
-    assert hasattr(group, "commands"), "the app has subcommands"
+    commands = {name: group.get_command(None, name) for name in group.list_commands(None)}
     out = [HEADER, "## Global options", "", *_options(group), ""]
     out += [
         "Shell completion: `revledger --install-completion` installs it for your shell;",
@@ -121,11 +121,11 @@ def reference() -> str:
         "## Commands",
         "",
     ]
-    names = sorted(group.commands)
-    out += [f"- [`{n}`](#{n}) — {(_help(group.commands[n]).splitlines() or [''])[0]}" for n in names]
+    names = sorted(commands)
+    out += [f"- [`{n}`](#{n}) — {(_help(commands[n]).splitlines() or [''])[0]}" for n in names]
     out.append("")
     for name in names:
-        command = group.commands[name]
+        command = commands[name]
         out += [f"## {name}", "", "```", _usage(command, name), "```", "", _help(command), ""]
         options = _options(command)
         if options:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from cli.common import app, handled
 from ledger.clock import parse_date
 from ledger.errors import UsageError
 from cli.synthetic import generate as synthetic_rows
@@ -20,8 +19,6 @@ class GeneratedFormat(str, Enum):
     jsonl = "jsonl"
 
 
-@app.command()
-@handled
 def generate(
     customers: Annotated[int, typer.Option("--customers", min=1, help="How many customers.")],
     months: Annotated[int, typer.Option("--months", min=1, help="How many months of history.")],

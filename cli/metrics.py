@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any
@@ -10,49 +9,21 @@ from typing import Annotated, Any
 import typer
 
 from cli import render, xlsx
-from cli.common import (
-    ExportFormat,
-    ExportFormatOption,
-    KnownAt,
-    OutOption,
-    app,
-    handled,
-    known_at_option,
-    known_suffix,
-    state,
-    xlsx_target,
-)
-from cli.render import Column
-from ledger.errors import UsageError
+from cli.context import state
+from cli.options import By, ExportFormat, ExportFormatOption, From, KnownAt, Opt, OutOption, Period, PeriodOption, To, attribute
+from cli.output import deliver
+from cli.render import Column, known_suffix
 from projections import queries
 from projections.cohorts import cohorts_report
 from projections.explain import explain as explain_metric
 from projections.metrics import metrics_report
-from projections.periods import month_end, parse_range
-
-Opt = typer.Option
-From = Annotated[str, Opt("--from", help="First day, YYYY-MM-DD.")]
-To = Annotated[str, Opt("--to", help="Last day, YYYY-MM-DD (inclusive).")]
-
-
-class Period(str, Enum):
-    month = "month"
-    quarter = "quarter"
-    year = "year"
+from projections.periods import parse_range, period_label
 
 
 class ExplainFormat(str, Enum):
     table = "table"
     json = "json"
     xlsx = "xlsx"
-
-
-def group_attribute(by: str | None) -> str | None:
-    if by is None:
-        return None
-    if by in ("segment", "channel", "region", "customer_name") or (by.startswith("attr.") and len(by) > 5):
-        return by
-    raise UsageError(f"--by {by!r}: group by segment, channel, region or attr.NAME")
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -88,20 +59,6 @@ METRIC_ROWS = [
     ("Quick ratio", "quick_ratio", "times"),
     ("Expansion share", "expansion_share", "ratio"),
 ]
-
-
-def period_label(start: str, end: str) -> str:
-    """``2026-01`` for a whole month, ``2026-Q1`` for a whole quarter, ``2026`` for a whole year, else the range."""
-    s, e = date.fromisoformat(start), date.fromisoformat(end)
-    if s.day == 1 and e == month_end(e):
-        months = (e.year - s.year) * 12 + e.month - s.month + 1
-        if months == 1:
-            return start[:7]
-        if months == 3 and s.month % 3 == 1:
-            return f"{s.year}-Q{(s.month + 2) // 3}"
-        if months == 12 and s.month == 1:
-            return str(s.year)
-    return f"{start}..{end}"
 
 
 def _lookup(entry: dict[str, Any], path: str) -> Any:
@@ -154,34 +111,34 @@ def metrics_table(report: dict[str, Any], k: queries.Knowledge, period: str, by:
     return "\n\n".join(out)
 
 
-@app.command()
-@handled
 def metrics(
     ctx: typer.Context,
     from_: From,
     to: To,
-    period: Annotated[Period, Opt("--period", help="Period size; the first and last are clipped to the range.")] = Period.month,
-    by: Annotated[str | None, Opt("--by", help="Group by segment, channel, region or attr.NAME.")] = None,
+    period: PeriodOption = Period.month,
+    by: By = None,
     known_at: KnownAt = None,
     format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
     """MRR bridge, retention, customer counts and causes per period (and group)."""
     start, end = parse_range(from_, to)
-    attribute = group_attribute(by)
-    rm = state(ctx).read_model
-    k = queries.knowledge(rm, known_at_option(known_at))
-    report = metrics_report(rm, start, end, k, period=period.value, by=attribute)
-    if workbook := xlsx_target(format, out):
-        xlsx.save(workbook, xlsx.metrics_sheets(report))
-    elif format is ExportFormat.json:
-        render.emit(render.as_json(report))
-    elif format is ExportFormat.csv:
+    group = attribute(by)
+    rm, k = state(ctx).reading(known_at)
+    report = metrics_report(rm, start, end, k, period=period.value, by=group)
+
+    def csv():
         rows = [render.flatten(entry) for entry in report["periods"]]
-        keys = _csv_keys(rows)
-        render.emit(render.as_csv(rows, keys))
-    else:
-        render.emit(metrics_table(report, k, period.value, attribute))
+        return rows, _csv_keys(rows)
+
+    deliver(
+        format.value,
+        out,
+        json=lambda: report,
+        csv=csv,
+        table=lambda: metrics_table(report, k, period.value, group),
+        xlsx=lambda: xlsx.metrics_sheets(report),
+    )
 
 
 def _csv_keys(rows: list[dict[str, Any]]) -> list[str]:
@@ -204,8 +161,10 @@ def _csv_keys(rows: list[dict[str, Any]]) -> list[str]:
 # -- cohorts ---------------------------------------------------------------------------------
 
 
-@app.command()
-@handled
+COHORT_CSV_KEYS = ["cohort", "customers", "mrr_0", "k", "month", "as_of", "mrr", "nrr", "active", "logo_retention",
+                   "contraction", "contraction_rate"]
+
+
 def cohorts(
     ctx: typer.Context,
     from_: From,
@@ -216,21 +175,22 @@ def cohorts(
 ) -> None:
     """Cohorts by month of first `new` movement: MRR, NRR, active logos and contraction per month offset."""
     start, end = parse_range(from_, to)
-    rm = state(ctx).read_model
-    k = queries.knowledge(rm, known_at_option(known_at))
+    rm, k = state(ctx).reading(known_at)
     report = cohorts_report(rm, start, end, k)
-    if workbook := xlsx_target(format, out):
-        xlsx.save(workbook, xlsx.cohorts_sheets(report))
-        return
-    if format is ExportFormat.json:
-        render.emit(render.as_json(report))
-        return
-    if format is ExportFormat.csv:
-        rows = [{"cohort": c["cohort"], "customers": c["customers"], "mrr_0": c["mrr_0"], **o} for c in report["cohorts"] for o in c["offsets"]]
-        keys = ["cohort", "customers", "mrr_0", "k", "month", "as_of", "mrr", "nrr", "active", "logo_retention", "contraction", "contraction_rate"]
-        render.emit(render.as_csv(rows, keys))
-        return
-    render.emit(cohorts_table(report, k))
+
+    def csv():
+        rows = [{"cohort": c["cohort"], "customers": c["customers"], "mrr_0": c["mrr_0"], **o}
+                for c in report["cohorts"] for o in c["offsets"]]
+        return rows, COHORT_CSV_KEYS
+
+    deliver(
+        format.value,
+        out,
+        json=lambda: report,
+        csv=csv,
+        table=lambda: cohorts_table(report, k),
+        xlsx=lambda: xlsx.cohorts_sheets(report),
+    )
 
 
 def cohorts_table(report: dict[str, Any], k: queries.Knowledge) -> str:
@@ -260,11 +220,12 @@ def cohorts_table(report: dict[str, Any], k: queries.Knowledge) -> str:
 # -- explain ---------------------------------------------------------------------------------
 
 
-@app.command()
-@handled
 def explain(
     ctx: typer.Context,
-    metric: Annotated[str, typer.Argument(help="A metric's JSON path: opening_mrr, bridge.expansion, customers.churned, causes.contraction.seats …")],
+    metric: Annotated[
+        str,
+        typer.Argument(help="A metric's JSON path: opening_mrr, bridge.expansion, customers.churned, causes.contraction.seats …"),
+    ],
     from_: From,
     to: To,
     group: Annotated[str | None, Opt("--group", help="Only this group's customers (see --by).")] = None,
@@ -275,16 +236,16 @@ def explain(
 ) -> None:
     """The customers, movements and events that make up one figure of one period (the range)."""
     start, end = parse_range(from_, to)
-    attribute = group_attribute(by) if group is not None else None
-    rm = state(ctx).read_model
-    k = queries.knowledge(rm, known_at_option(known_at))
-    report = explain_metric(rm, metric, start, end, k, group=group, by=attribute)
-    if workbook := xlsx_target(ExportFormat(format.value), out):
-        xlsx.save(workbook, xlsx.explain_sheets(report))
-    elif format is ExplainFormat.json:
-        render.emit(render.as_json(report))
-    else:
-        render.emit(explain_table(report, k, attribute))
+    grouped_by = attribute(by) if group is not None else None
+    rm, k = state(ctx).reading(known_at)
+    report = explain_metric(rm, metric, start, end, k, group=group, by=grouped_by)
+    deliver(
+        format.value,
+        out,
+        json=lambda: report,
+        table=lambda: explain_table(report, k, grouped_by),
+        xlsx=lambda: xlsx.explain_sheets(report),
+    )
 
 
 EXPLAIN_COLUMNS = [

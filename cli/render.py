@@ -170,5 +170,31 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+def known_suffix(k: Any) -> str:
+    """Every report names what it knew: the recorded time of the last event it used."""
+    return f", as known at {k.recorded_at}" if k.recorded_at else ", empty ledger"
+
+
+def figure_cell(metric: str, value: Any) -> str:
+    """A figure of any kind in a table cell: money, count or ratio by its name."""
+    from projections.figures import RATIOS
+
+    if metric.endswith("quick_ratio"):  # a multiple, as the metrics table shows it
+        return "n/a" if value is None else f"{Decimal(value):,.2f}x"
+    if metric.endswith("arpa"):
+        return money_cell(value) if value is not None else "n/a"
+    if any(metric == r or metric.endswith(f".{r}") for r in RATIOS):
+        return ratio_cell(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return money_cell(value) if value is not None else "n/a"
+
+
+def signed_cell(metric: str, value: Any) -> str:
+    """A difference: with its sign, + for a rise."""
+    text = figure_cell(metric, value)
+    return text if text.startswith("-") or text in ("n/a", "") or value in (0, None) else f"+{text}"
+
+
 def emit(text: str) -> None:
     sys.stdout.write(text + "\n")

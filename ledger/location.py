@@ -15,18 +15,27 @@ def is_postgres(location: str) -> bool:
     return location.startswith(POSTGRES_SCHEMES)
 
 
+def _postgres(location: str):
+    """The PostgreSQL backend module, or one line on how to install it."""
+    try:
+        from ledger import postgres
+    except ImportError as e:  # installed without the postgres extra
+        raise StorageError(
+            f"{location.split('://')[0]}:// ledgers need PostgreSQL support ({e.name} is not installed): "
+            "pip install 'revledger[postgres]'"
+        ) from None
+    return postgres
+
+
 def open_store(location: str, *, create: bool = False) -> EventStore:
     """The event store at ``location``: a SQLite file path, or a ``postgresql://`` URL."""
     if is_postgres(location):
-        try:
-            from ledger.postgres import PostgresEventStore
-        except ImportError as e:  # installed without the postgres extra
-            raise StorageError(
-                f"{location.split('://')[0]}:// ledgers need PostgreSQL support ({e.name} is not installed): "
-                "pip install 'revledger[postgres]'"
-            ) from None
-
-        return PostgresEventStore(location, create=create)
+        return _postgres(location).PostgresEventStore(location, create=create)
     from ledger.sqlite import SQLiteEventStore
 
     return SQLiteEventStore(location, create=create)
+
+
+def cache_name(location: str) -> str:
+    """A file-name-safe name for a PostgreSQL ledger's local read-model cache."""
+    return _postgres(location).parse_url(location).cache_name()

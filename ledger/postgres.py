@@ -161,23 +161,25 @@ class PostgresEventStore(EventStore):
 
     # -- import state beside the log -----------------------------------------------------
 
-    def _state_table(self) -> str:
-        return f"{_quoted(self.where.schema)}.{STATE_TABLE}"
+    def _state_table(self) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.where.schema), sql.Identifier(STATE_TABLE))
 
     def _read_state(self, cursor: Any, key: str) -> str | None:
         # eventsourcing's cursors return rows as dicts
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (self._state_table(),))
+        name = f"{_quoted(self.where.schema)}.{STATE_TABLE}"
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (name,))
         if not cursor.fetchone()["present"]:
             return None
-        cursor.execute(f"SELECT value FROM {self._state_table()} WHERE key = %s", (key,))
+        cursor.execute(sql.SQL("SELECT value FROM {} WHERE key = %s").format(self._state_table()), (key,))
         row = cursor.fetchone()
         return row["value"] if row else None
 
     def _write_state(self, cursor: Any, state: dict[str, str]) -> None:
         table = self._state_table()
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} (key text PRIMARY KEY, value text NOT NULL)")
+        cursor.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value text NOT NULL)").format(table))
         cursor.executemany(
-            f"INSERT INTO {table} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            sql.SQL("INSERT INTO {} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            .format(table),
             sorted(state.items()),
         )
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from projections.figures import _ENTRY_KEYS, compare_figures
+from projections.figures import ENTRY_KEYS, compare_figures, events_recorded
+from projections.metrics import metrics_report
+from projections.queries import Knowledge, movement_rows, mrr_report
+from projections.readmodel import ReadModel
 
 
 def diff_metrics(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
     """Figure by figure, per period and group, two `metrics` documents."""
-    entries_a = {tuple(e[k] for k in _ENTRY_KEYS): e for e in before["periods"]}
-    entries_b = {tuple(e[k] for k in _ENTRY_KEYS): e for e in after["periods"]}
+    entries_a = {tuple(e[k] for k in ENTRY_KEYS): e for e in before["periods"]}
+    entries_b = {tuple(e[k] for k in ENTRY_KEYS): e for e in after["periods"]}
     keys = list(entries_a) + [k for k in entries_b if k not in entries_a]
     keys.sort(key=lambda k: (k[0], k[1], k[2] is None, k[2] or ""))
     rows = []
@@ -58,3 +62,47 @@ def diff_movements(before: list[dict[str, Any]], after: list[dict[str, Any]]) ->
     }
 
 
+
+
+def diff_report(
+    rm: ReadModel,
+    read: str,
+    before: Knowledge,
+    after: Knowledge,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    period: str = "month",
+    by: str | None = None,
+    as_of: date | None = None,
+    customer: str | None = None,
+    category: str | None = None,
+) -> dict[str, Any]:
+    """``read`` (metrics, mrr or movements) at two knowledge times: what differs, and the events recorded in between."""
+    report: dict[str, Any] = {
+        "read": read,
+        "currency": rm.settings.currency,
+        "before": {"known_at": before.recorded_at, "sequence": before.sequence},
+        "after": {"known_at": after.recorded_at, "sequence": after.sequence},
+    }
+    if read == "mrr":
+        assert as_of is not None
+        report["figures"] = diff_mrr(
+            mrr_report(rm, as_of, before, customer=customer, by=by),
+            mrr_report(rm, as_of, after, customer=customer, by=by),
+        )
+    elif read == "metrics":
+        assert start is not None and end is not None
+        report["figures"] = diff_metrics(
+            metrics_report(rm, start, end, before, period=period, by=by),
+            metrics_report(rm, start, end, after, period=period, by=by),
+        )
+    else:
+        assert start is not None and end is not None
+        report["movements"] = diff_movements(
+            movement_rows(rm, start, end, before.sequence, customer=customer, category=category),
+            movement_rows(rm, start, end, after.sequence, customer=customer, category=category),
+        )
+    low, high = sorted((before.sequence, after.sequence))
+    report["events"] = events_recorded(rm, low, high)
+    return report

@@ -29,7 +29,7 @@ RATIOS = frozenset(
     }
 )
 # What identifies a period entry, not a figure of it.
-_ENTRY_KEYS = ("start", "end", "group")
+ENTRY_KEYS = ("start", "end", "group")
 # What the audit lists of each event.
 EVENT_KEYS = (
     "sequence",
@@ -80,8 +80,8 @@ def difference(before: Any, after: Any) -> Any:
 
 def compare_figures(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The figures of two entries (a period and group, or an MRR report) that differ, in report order."""
-    old = {k: v for k, v in flatten(before or {}).items() if k not in _ENTRY_KEYS}
-    new = {k: v for k, v in flatten(after or {}).items() if k not in _ENTRY_KEYS}
+    old = {k: v for k, v in flatten(before or {}).items() if k not in ENTRY_KEYS}
+    new = {k: v for k, v in flatten(after or {}).items() if k not in ENTRY_KEYS}
     rows = []
     for metric in list(new) + [k for k in old if k not in new]:
         a = old.get(metric, _absent(metric, new.get(metric)))

@@ -83,3 +83,17 @@ def period_kind(label: str) -> str:
 def period_name(label: str) -> str:
     """The canonical spelling of a period label (``2026-q1`` → ``2026-Q1``)."""
     return label.strip().upper()
+
+
+def period_label(start: str, end: str) -> str:
+    """``2026-01`` for a whole month, ``2026-Q1`` for a whole quarter, ``2026`` for a whole year, else the range."""
+    s, e = date.fromisoformat(start), date.fromisoformat(end)
+    if s.day == 1 and e == month_end(e):
+        months = (e.year - s.year) * 12 + e.month - s.month + 1
+        if months == 1:
+            return start[:7]
+        if months == 3 and s.month % 3 == 1:
+            return f"{s.year}-Q{(s.month + 2) // 3}"
+        if months == 12 and s.month == 1:
+            return str(s.year)
+    return f"{start}..{end}"

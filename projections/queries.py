@@ -171,3 +171,21 @@ def log_records(rm: ReadModel, known: int, *, customer: str | None = None) -> li
 def movement_on(rm: ReadModel, customer_id: str, day: date, known: int) -> dict[str, Any] | None:
     rows = movement_rows(rm, day, day, known, customer=customer_id)
     return rows[0] if rows else None
+
+
+def recorded_movement(rm: ReadModel, event: Event) -> dict[str, Any]:
+    """What an event just recorded did: the movement of its customer on the day it moved, before and after it.
+
+    A void moves MRR on its target's day; any other event on its own
+    effective day (``after`` is None when that day has no movement listing it).
+    """
+    day = event.effective_date
+    if event.type == ev.VOID:
+        target = rm.find([event.target_event_id or ""]).get(event.target_event_id or "")
+        day = target.effective_date if target else day
+        before = movement_on(rm, event.customer_id, day, event.sequence - 1)
+        return {"date": day.isoformat(), "before": before, "after": movement_on(rm, event.customer_id, day, event.sequence)}
+    after = movement_on(rm, event.customer_id, day, event.sequence)
+    if after is not None and event.event_id not in after["event_ids"]:
+        after = None
+    return {"date": day.isoformat(), "before": None, "after": after}

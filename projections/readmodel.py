@@ -394,3 +394,16 @@ class _Transaction:
         self.owner._cached_at = -1  # the timelines folded in memory were not kept
         if isinstance(exc, sqlite3.Error):
             raise StorageError(f"cannot update the read models at {self.owner.path}: {exc}") from exc
+
+
+def rebuild(path: str, store: EventStore, on_page: Callable[[int], object] | None = None) -> int:
+    """Throw the read models at ``path`` away and replay them from the log; return the head sequence."""
+    store.settings()  # refuse before deleting anything if there is no ledger
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    read_model = ReadModel(path, store)
+    try:
+        return read_model.catch_up(on_page=on_page)
+    finally:
+        read_model.close()

@@ -126,3 +126,32 @@ def test_shell_completion_completes_commands(tmp_path):
     )
     assert result.exit_code == 0, result.stderr
     assert "metrics" in result.stdout.split()
+
+
+def test_every_command_summary_is_the_first_line_of_its_docstring():
+    """`revledger --help` lists the registry's summaries without importing the commands: they must not drift."""
+    import inspect
+
+    from cli.app import COMMANDS, command_function
+
+    for name, entry in COMMANDS.items():
+        doc = inspect.getdoc(command_function(name)) or ""
+        assert doc.splitlines()[0] == entry.summary, name
+
+
+def test_top_level_help_imports_no_command_module():
+    """The registry builds a command only when it runs: --help loads none of their modules (nor the layers below)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.argv = ['revledger', '--help']\n"
+        "from cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('ledger', 'projections', 'eventsourcing', "
+        "'pydantic', 'sqlite_utils', 'rich', 'openpyxl') or m in ('cli.writes', 'cli.reads', 'cli.metrics'))\n"
+        "print('LOADED', loaded, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "Commands:" in result.stdout
+    assert "LOADED []" in result.stderr, result.stderr

@@ -29,7 +29,7 @@ from conftest import Revledger as BaseRevledger
 from test_bad_input import stored_count
 from test_crash import large_file
 
-from cli.common import State
+from cli.context import State
 from projections.readmodel import default_path
 
 SMALL = """\

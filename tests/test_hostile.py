@@ -208,6 +208,7 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|WHERE|
 SAFE_IN_SQL = {
     "VISIBLE",          # projections.queries: the known_from/known_to condition, a constant
     "SETTINGS_TABLE",   # ledger.store: the settings table's name, a constant
+    "STATE_TABLE",      # ledger.store: the import state table's name, a constant
     "marks",            # ",".join("?" * n): placeholders for an IN (...) list
     "table",            # loops over constant table names
     "columns",          # column lists from constant tables

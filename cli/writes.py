@@ -1,0 +1,197 @@
+"""The commands that write to the ledger: `init`, `import`, `record` and `amend` (SPEC §2, §3, §7, §10)."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from cli import render
+from cli.context import state
+from cli.errors import fail
+from cli.options import Actor, DryRun, Opt, cells, event_fields
+from cli.progress import progress
+from ledger.errors import RejectedError, UsageError
+from ledger.events import EVENT_TYPES
+from ledger.location import open_store
+from ledger.money import D
+from ledger.settings import LedgerSettings
+from projections import queries
+
+Restate = Annotated[str | None, Opt("--restate", help="Why an event effective in a locked period is let in (recorded on it).")]
+
+
+def init(
+    ctx: typer.Context,
+    currency: Annotated[str, Opt(help="The ledger currency (ISO 4217).")] = "USD",
+    rate: Annotated[
+        list[str] | None,
+        Opt(help="A fixed rate into the ledger currency, CODE=RATE (e.g. EUR=1.085); repeatable."),
+    ] = None,
+) -> None:
+    """Create a ledger. Appends nothing to the log: its settings live beside it."""
+    from ledger.application import init_ledger
+
+    settings = LedgerSettings(currency=currency, rates=tuple(sorted(_rates(rate or [], currency))))
+    location = state(ctx).location
+    init_ledger(open_store(location, create=True), settings)
+    typer.echo(f"created a ledger at {location} (currency {currency})")
+
+
+def _rates(pairs: list[str], currency: str) -> list[tuple[str, Decimal]]:
+    rates = []
+    for pair in pairs:
+        code, sep, value = pair.partition("=")
+        if not sep or len(code) != 3 or not code.isupper():
+            raise UsageError(f"--rate {pair!r}: write it as CODE=RATE, e.g. EUR=1.085")
+        amount = D(value)
+        if amount <= 0:
+            raise UsageError(f"--rate {pair!r}: a rate must be positive")
+        if code == currency:
+            raise UsageError(f"--rate {pair!r}: {code} is the ledger currency")
+        rates.append((code, amount))
+    return rates
+
+
+class FileFormat(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    periods = "periods"
+
+
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="The event file (CSV or JSON Lines, or periods).")],
+    format: Annotated[FileFormat | None, Opt("--format", help="File format (guessed from the extension when not given).")] = None,
+    dry_run: DryRun = False,
+    recorded_at: Annotated[
+        str | None, Opt("--recorded-at", help="Record the import at this past instant (migrating history).")
+    ] = None,
+    end_exclusive: Annotated[bool, Opt("--end-exclusive", help="periods: end_date is the first day without revenue.")] = False,
+    actor: Actor = None,
+    errors: Annotated[str, Opt("--errors", help="How to print problems: text or json.")] = "text",
+    restate: Annotated[
+        str | None, Opt("--restate", help="Let in rows effective in a locked period, recording this reason on each.")
+    ] = None,
+) -> None:
+    """Validate every row of a file, then append them all — or nothing."""
+    from ledger.files import guess_format
+
+    if not os.path.isfile(file):
+        raise UsageError(f"{file}: no such file")
+    fmt = format.value if format else guess_format(file)
+    if fmt is None:
+        raise UsageError(f"{file}: cannot tell the format from its name; pass --format csv|jsonl|periods")
+    st = state(ctx)
+    ledger = st.ledger(actor)
+    try:
+        with progress(f"importing {os.path.basename(file)}"):
+            result = ledger.import_file(
+                file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive, restatement=restate
+            )
+    except RejectedError as e:
+        if errors == "json":
+            render.emit(render.as_json([p.as_dict() for p in e.problems]))
+            raise fail(str(e)) from None
+        raise
+    if dry_run:
+        typer.echo(f"{file}: {result.count} events valid, {result.skipped} already recorded; nothing written (dry run)")
+    elif not result.count:
+        typer.echo(f"{file}: nothing new; all {result.skipped} events were already recorded")
+    else:
+        first, last = result.first, result.last
+        assert first is not None and last is not None
+        typer.echo(
+            f"{file}: appended {result.count} events (sequence {first.sequence}–{last.sequence}, "
+            f"recorded {first.recorded_at} – {last.recorded_at})"
+            + (f"; {result.skipped} already recorded" if result.skipped else "")
+        )
+        with progress("updating the read models", total=result.count) as tick:
+            st.read_model.catch_up(on_page=tick)
+
+
+EventType = Enum("EventType", {name: name for name in EVENT_TYPES}, type=str)  # type: ignore[misc]
+
+
+@event_fields
+def record(
+    ctx: typer.Context,
+    type: Annotated[EventType, typer.Argument(help="The event type (SPEC §3).")],
+    customer: Annotated[str | None, Opt("--customer", help="customer_id")] = None,
+    date_: Annotated[str | None, Opt("--date", help="effective_date, YYYY-MM-DD")] = None,
+    reason: Annotated[str | None, Opt(help="reason (required for a void)")] = None,
+    event: Annotated[str | None, Opt("--event", help="target_event_id (for a void)")] = None,
+    event_id: Annotated[str | None, Opt("--event-id", help="event_id (derived from the content when not given)")] = None,
+    restate: Restate = None,
+    actor: Actor = None,
+    dry_run: DryRun = False,
+    **fields: Any,
+) -> None:
+    """Append one event, with the same validation as an import."""
+    given = cells(fields, type=type.value, customer_id=customer, effective_date=date_, reason=reason,
+                  target_event_id=event, event_id=event_id, restatement=restate)
+    st = state(ctx)
+    result = st.ledger(actor).record(given, dry_run=dry_run)
+    if not result.count:
+        typer.echo("nothing new: that event is already recorded")
+        return
+    recorded = result.events[0]
+    if dry_run:
+        typer.echo(f"valid: would be {recorded.event_id}; nothing written (dry run)")
+        return
+    typer.echo(f"recorded {recorded.event_id} as sequence {recorded.sequence} at {recorded.recorded_at}")
+    rm = st.read_model
+    rm.catch_up()
+    outcome = queries.recorded_movement(rm, recorded)
+    if recorded.type == "void":
+        typer.echo(f"movement on {outcome['date']}: was {_movement_text(outcome['before'])}; now {_movement_text(outcome['after'])}")
+    elif outcome["after"] is not None:
+        typer.echo(f"movement: {outcome['date']} {_movement_text(outcome['after'])}")
+    else:
+        typer.echo("movement: none (MRR unchanged that day)")
+
+
+def _movement_text(moved: dict[str, Any] | None) -> str:
+    if moved is None:
+        return "none"
+    cause = f" ({moved['cause']})" if moved["cause"] else ""
+    return (
+        f"{moved['customer_id']} {moved['category']}{cause} "
+        f"{render.money_cell(moved['from_mrr'])} -> {render.money_cell(moved['to_mrr'])}"
+    )
+
+
+@event_fields
+def amend(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(help="The event to correct.")],
+    reason: Annotated[str, Opt("--reason", help="Why it is corrected (recorded on the void).")],
+    type: Annotated[str | None, Opt("--type", help="type (default: the original's)")] = None,
+    customer: Annotated[str | None, Opt("--customer", help="customer_id (default: the original's)")] = None,
+    date_: Annotated[str | None, Opt("--date", help="effective_date (default: the original's)")] = None,
+    event_reason: Annotated[
+        str | None, Opt("--event-reason", help="the corrected event's own reason (default: the original's)")
+    ] = None,
+    new_id: Annotated[str | None, Opt("--event-id", help="the corrected event's event_id (derived when not given)")] = None,
+    restate: Restate = None,
+    actor: Actor = None,
+    dry_run: DryRun = False,
+    **fields: Any,
+) -> None:
+    """Correct an event: void it and record the corrected one, in one append. Nothing is edited or deleted."""
+    changes = cells(fields, type=type, customer_id=customer, effective_date=date_, reason=event_reason, event_id=new_id)
+    st = state(ctx)
+    result = st.ledger(actor).amend(event_id, changes, reason=reason, restatement=restate, dry_run=dry_run)
+    if dry_run:
+        typer.echo(f"valid: would void {event_id} and record {result.events[-1].event_id}; nothing written (dry run)")
+        return
+    if not result.events:
+        typer.echo(f"nothing new: {event_id} was already amended that way")
+        return
+    void, corrected = result.events
+    typer.echo(f"voided {event_id} by {void.event_id} (sequence {void.sequence}, reason: {reason})")
+    typer.echo(f"recorded {corrected.event_id} as sequence {corrected.sequence} at {corrected.recorded_at}")
+    st.read_model.catch_up()
