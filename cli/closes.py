@@ -9,7 +9,7 @@ import typer
 
 from cli import render
 from cli.context import state
-from cli.options import Actor, Format, FormatOption, KnownAt, Opt
+from cli.options import PolicyOption, Actor, Format, FormatOption, KnownAt, Opt
 from cli.output import deliver
 from cli.render import Column, figure_cell, known_suffix, signed_cell, table
 from projections import queries
@@ -74,10 +74,11 @@ def restatements(
     ctx: typer.Context,
     period: Annotated[str | None, Opt("--period", help="Only this closed period (2026-03, 2026-Q1, 2026).")] = None,
     known_at: KnownAt = None,
+    policy: PolicyOption = None,
     format: FormatOption = Format.table,
 ) -> None:
     """Every closed period whose figures as now known differ from those recorded at its close, and the events why."""
-    rm, k = state(ctx).reading(known_at)
+    rm, k = state(ctx).reading(known_at, policy)
     found = restated(rm, k, period=period)
 
     def csv():
@@ -90,7 +91,7 @@ def restatements(
 
     deliver(
         format.value,
-        json=lambda: {"currency": rm.settings.currency, "known_at": k.recorded_at, "restatements": found},
+        json=lambda: {**queries.report_header(rm, k), "restatements": found},
         csv=csv,
         table=lambda: restatements_table(found, k),
     )

@@ -45,13 +45,20 @@ class State:
             self._read_model.catch_up()
         return self._read_model
 
-    def reading(self, known_at: str | None):
-        """The read models and what an answer may use: the log as known at ``--known-at`` (everything when None)."""
+    def reading(self, known_at: str | None, policy: list[str] | None = None):
+        """The read models and what an answer may use: the log as known at ``--known-at`` (everything when None).
+
+        With ``--policy`` settings, the answer is a preview under that policy instead (nothing is recorded).
+        """
         from cli.options import instant
+        from projections.preview import preview
         from projections.queries import knowledge
 
         rm = self.read_model
-        return rm, knowledge(rm, instant(known_at))
+        known = knowledge(rm, instant(known_at))
+        if policy:
+            return preview(rm, known, known.policy.with_settings(policy))
+        return rm, known
 
     def ledger(self, actor: str | None) -> Ledger:
         from ledger.application import Ledger  # the write side (and pydantic) only when writing

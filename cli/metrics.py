@@ -10,7 +10,7 @@ import typer
 
 from cli import render, xlsx
 from cli.context import state
-from cli.options import By, ExportFormat, ExportFormatOption, From, KnownAt, Opt, OutOption, Period, PeriodOption, To, attribute
+from cli.options import PolicyOption, By, ExportFormat, ExportFormatOption, From, KnownAt, Opt, OutOption, Period, PeriodOption, To, attribute
 from cli.output import deliver
 from cli.render import Column, known_suffix
 from projections import queries
@@ -118,13 +118,14 @@ def metrics(
     period: PeriodOption = Period.month,
     by: By = None,
     known_at: KnownAt = None,
+    policy: PolicyOption = None,
     format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
     """MRR bridge, retention, customer counts and causes per period (and group)."""
     start, end = parse_range(from_, to)
     group = attribute(by)
-    rm, k = state(ctx).reading(known_at)
+    rm, k = state(ctx).reading(known_at, policy)
     report = metrics_report(rm, start, end, k, period=period.value, by=group)
 
     def csv():
@@ -170,12 +171,13 @@ def cohorts(
     from_: From,
     to: To,
     known_at: KnownAt = None,
+    policy: PolicyOption = None,
     format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
     """Cohorts by month of first `new` movement: MRR, NRR, active logos and contraction per month offset."""
     start, end = parse_range(from_, to)
-    rm, k = state(ctx).reading(known_at)
+    rm, k = state(ctx).reading(known_at, policy)
     report = cohorts_report(rm, start, end, k)
 
     def csv():
@@ -231,13 +233,14 @@ def explain(
     group: Annotated[str | None, Opt("--group", help="Only this group's customers (see --by).")] = None,
     by: Annotated[str, Opt("--by", help="The attribute --group refers to: segment, channel, region or attr.NAME.")] = "segment",
     known_at: KnownAt = None,
+    policy: PolicyOption = None,
     format: Annotated[ExplainFormat, Opt("--format", help="Output format (xlsx needs --out).")] = ExplainFormat.table,
     out: OutOption = None,
 ) -> None:
     """The customers, movements and events that make up one figure of one period (the range)."""
     start, end = parse_range(from_, to)
     grouped_by = attribute(by) if group is not None else None
-    rm, k = state(ctx).reading(known_at)
+    rm, k = state(ctx).reading(known_at, policy)
     report = explain_metric(rm, metric, start, end, k, group=group, by=grouped_by)
     deliver(
         format.value,

@@ -55,6 +55,13 @@ KnownAt = Annotated[
         help="Answer as the ledger would have at this instant (ISO-8601; a bare date means its end, UTC; `now`).",
     ),
 ]
+PolicyOption = Annotated[
+    list[str] | None,
+    Opt(
+        "--policy",
+        help="Preview the answer under this recognition policy setting, KEY=VALUE (repeatable); nothing is recorded.",
+    ),
+]
 FormatOption = Annotated[Format, Opt("--format", help="Output format.")]
 ExportFormatOption = Annotated[ExportFormat, Opt("--format", help="Output format (xlsx needs --out).")]
 OutOption = Annotated[str | None, Opt("--out", help="Write to this file instead of stdout (required for xlsx).")]

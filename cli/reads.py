@@ -9,7 +9,7 @@ import typer
 
 from cli import xlsx
 from cli.context import state
-from cli.options import By, Customer, ExportFormat, ExportFormatOption, Format, FormatOption, From, KnownAt, Opt, OutOption, To, attribute
+from cli.options import PolicyOption, By, Customer, ExportFormat, ExportFormatOption, Format, FormatOption, From, KnownAt, Opt, OutOption, To, attribute
 from cli.output import deliver
 from cli.render import Column, known_suffix, lowers_mrr, table
 from ledger.clock import parse_date
@@ -37,11 +37,12 @@ def log(
     ctx: typer.Context,
     customer: Annotated[str | None, Opt("--customer", help="Only this customer's events.")] = None,
     known_at: KnownAt = None,
+    policy: PolicyOption = None,
     format: FormatOption = Format.table,
     out: OutOption = None,
 ) -> None:
     """The events, in sequence order."""
-    rm, k = state(ctx).reading(known_at)
+    rm, k = state(ctx).reading(known_at, policy)
     records = queries.log_records(rm, k.sequence, customer=customer)
     deliver(
         format.value,
@@ -66,12 +67,13 @@ def mrr(
     customer: Annotated[str | None, Opt("--customer", help="One customer, with its lines.")] = None,
     by: By = None,
     known_at: KnownAt = None,
+    policy: PolicyOption = None,
     format: FormatOption = Format.table,
     out: OutOption = None,
 ) -> None:
     """MRR, ARR and active customers on a day."""
     day = parse_date(as_of) if as_of else date.today()
-    rm, k = state(ctx).reading(known_at)
+    rm, k = state(ctx).reading(known_at, policy)
     report = queries.mrr_report(rm, day, k, customer=customer, by=attribute(by))
 
     def csv():
@@ -108,19 +110,21 @@ def movements(
     customer: Customer = None,
     category: Annotated[str | None, Opt("--category", help="new, expansion, contraction, churn or reactivation.")] = None,
     known_at: KnownAt = None,
+    policy: PolicyOption = None,
     format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
     """Movement rows: one per customer per day its MRR changed."""
     if category is not None and category not in CATEGORIES:
         raise UsageError(f"--category {category!r}: one of {', '.join(CATEGORIES)}")
-    rm, k = state(ctx).reading(known_at)
-    rows = queries.movement_rows(rm, parse_date(from_), parse_date(to), k.sequence, customer=customer, category=category)
+    rm, k = state(ctx).reading(known_at, policy)
+    report = queries.movements_report(rm, parse_date(from_), parse_date(to), k, customer=customer, category=category)
+    rows = report["movements"]
     title = f"Movements {from_} – {to} ({rm.settings.currency}){known_suffix(k)}"
     deliver(
         format.value,
         out,
-        json=lambda: rows,
+        json=lambda: report,
         csv=lambda: (rows, [c.key for c in MOVEMENT_COLUMNS]),
         table=lambda: table(rows, MOVEMENT_COLUMNS, title),
         xlsx=lambda: [xlsx.Sheet("movements", rows, MOVEMENT_COLUMNS, [title])],

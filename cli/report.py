@@ -10,7 +10,7 @@ import typer
 
 from cli import html_report
 from cli.context import state
-from cli.options import By, From, KnownAt, Opt, Period, PeriodOption, To, attribute
+from cli.options import PolicyOption, By, From, KnownAt, Opt, Period, PeriodOption, To, attribute
 from cli.output import write_atomically
 from cli.progress import progress
 from ledger.errors import UsageError
@@ -58,6 +58,7 @@ def report(
     period: PeriodOption = Period.month,
     by: Annotated[str | None, Opt("--by", help="Also break the metrics down by segment, channel, region or attr.NAME.")] = None,
     known_at: KnownAt = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Write one self-contained HTML report: bridge, MRR/ARR, NRR/GRR, causes, cohorts, top movers, restatements.
 
@@ -65,7 +66,7 @@ def report(
     """
     start, end = parse_range(from_, to)
     group = attribute(by)
-    rm, k = state(ctx).reading(known_at)
+    rm, k = state(ctx).reading(known_at, policy)
     with progress("writing the report"):
         page = html_report.document(gather(rm, start, end, k, period=period.value, by=group))
         write_atomically(out, lambda path: _write(path, page))

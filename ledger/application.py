@@ -143,7 +143,7 @@ class Ledger:
         target = self.history.find([target_id]).get(target_id)
         if target is None:
             raise UsageError(f"there is no event {target_id} in the ledger")
-        if target.type in (ev.VOID, ev.PERIOD_CLOSED):
+        if target.type == ev.VOID or target.type in ev.LEDGER_TYPES:
             raise UsageError(f"event {target_id} is a {target.type}; only contract events can be amended")
         original = {k: v for k, v in target.content().items() if k != "restatement"}
         cells = dict(original)

@@ -15,6 +15,7 @@ from typing import Any
 from ledger import events as ev
 from ledger.events import Event, event_from_record
 from ledger.integrity import Checkpoint
+from ledger.policy import DEFAULT
 from ledger.store import Head
 from projections.metrics import Figures, figures_json, metrics_report
 from projections.periods import parse_period, period_kind
@@ -95,7 +96,7 @@ def in_report_order(document: dict[str, Any]) -> dict[str, Any]:
     """
     entry = figures_json(date.min, date.min, None, Figures())
     return {
-        **_ordered({k: v for k, v in document.items() if k != "periods"}, {"currency": 0, "known_at": 0}),
+        **_ordered({k: v for k, v in document.items() if k != "periods"}, {"currency": 0, "known_at": 0, "policy": DEFAULT.as_json()}),
         "periods": [_ordered(p, entry) for p in document.get("periods", [])],
     }
 

@@ -17,7 +17,7 @@ from ledger.money import cents_text, ratio, ratio_text
 from projections.metrics import KINDS, movement_stream
 from projections.movements import CONTRACTION, NEW
 from projections.periods import month_end
-from projections.queries import Knowledge
+from projections.queries import Knowledge, report_header
 from projections.readmodel import ReadModel
 
 
@@ -92,4 +92,4 @@ def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> d
         for row in rows:
             del row["_mrr"]
         cohorts.append({"cohort": cohort, "customers": size[cohort], "mrr_0": rows[0]["mrr"] if rows else "0.00", "offsets": rows})
-    return {"currency": rm.settings.currency, "known_at": known.recorded_at, "cohorts": cohorts}
+    return {**report_header(rm, known), "cohorts": cohorts}

@@ -82,8 +82,8 @@ def diff_report(
     report: dict[str, Any] = {
         "read": read,
         "currency": rm.settings.currency,
-        "before": {"known_at": before.recorded_at, "sequence": before.sequence},
-        "after": {"known_at": after.recorded_at, "sequence": after.sequence},
+        "before": {"known_at": before.recorded_at, "sequence": before.sequence, "policy": before.policy.as_json()},
+        "after": {"known_at": after.recorded_at, "sequence": after.sequence, "policy": after.policy.as_json()},
     }
     if read == "mrr":
         assert as_of is not None

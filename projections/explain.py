@@ -16,7 +16,7 @@ from ledger.errors import UsageError
 from ledger.money import cents_text
 from projections.metrics import Figures, ReconciliationError, figures_json, report_for
 from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
-from projections.queries import VISIBLE, Knowledge, attribute_on
+from projections.queries import VISIBLE, Knowledge, attribute_on, report_header
 from projections.readmodel import ReadModel
 
 MONEY_METRICS = (
@@ -239,8 +239,7 @@ def explain(
         "start": start.isoformat(),
         "end": end.isoformat(),
         "group": group,
-        "currency": report["currency"],
-        "known_at": report["known_at"],
+        **report_header(rm, known),
         "value": str(value),
         "items": [
             {

@@ -21,7 +21,7 @@ from ledger.errors import StorageError
 from ledger.money import cents_text, ratio, ratio_text
 from projections.movements import CATEGORIES, CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
 from projections.periods import split
-from projections.queries import VISIBLE, Knowledge
+from projections.queries import VISIBLE, Knowledge, report_header
 from projections.readmodel import ReadModel
 
 _COUNTED = frozenset({NEW, REACTIVATION, CHURN})  # customers.new / reactivated / churned
@@ -341,4 +341,11 @@ def report_for(
         for start, end, figures in period_figures(rm, spans, known.sequence, by)
         for group in sorted(figures, key=group_order)
     ]
-    return {"currency": rm.settings.currency, "known_at": known.recorded_at, "periods": periods}
+    return {**report_header(rm, known), "periods": periods}
+
+
+def figures_for(
+    rm: ReadModel, spans: list[tuple[date, date]], known: Knowledge, by: str | None = None
+) -> list[tuple[date, date, dict[str | None, Figures]]]:
+    """Figures for any list of spans, overlapping ones included (trailing windows), each measured as one period."""
+    return [period_figures(rm, [span], known.sequence, by)[0] for span in spans]

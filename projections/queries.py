@@ -17,6 +17,7 @@ from ledger.clock import instant_text
 from ledger.customer import fold
 from ledger.events import Event, event_from_record
 from ledger.money import from_cents, money_text
+from ledger.policy import DEFAULT, Policy
 from projections.readmodel import ReadModel
 
 VISIBLE = "known_from <= :known AND known_to > :known"
@@ -24,26 +25,51 @@ VISIBLE = "known_from <= :known AND known_to > :known"
 
 @dataclass(frozen=True, slots=True)
 class Knowledge:
-    """What an answer is computed from: the log up to ``sequence``, last recorded at ``recorded_at``.
+    """What an answer is computed from: the log up to ``sequence``, last recorded at ``recorded_at``, under ``policy``.
 
     ``recorded_at`` (None for an empty log) is what reports print as ``known_at``:
     the same whether the answer was asked for right then or later with ``--known-at``.
+    ``policy`` is the recognition policy in force then (SPEC §13), or the one
+    previewed with ``--policy`` (``preview``: nothing recorded uses it).
     """
 
     sequence: int
     recorded_at: str | None
+    policy: Policy = DEFAULT
+    preview: bool = False
 
 
 def knowledge(rm: ReadModel, known_at: datetime | None) -> Knowledge:
-    """The last sequence recorded at or before ``known_at`` (everything when None)."""
+    """What was known at ``known_at`` (everything when None): whole appends only (SPEC §2), and the policy then."""
     if known_at is None:
         row = rm.db.execute("SELECT sequence, recorded_at FROM events ORDER BY sequence DESC LIMIT 1").fetchone()
     else:
+        # An append counts only once its last event is known: the latest append end recorded by then.
         row = rm.db.execute(
-            "SELECT sequence, recorded_at FROM events WHERE recorded_at <= ? ORDER BY recorded_at DESC LIMIT 1",
+            "SELECT sequence, recorded_at FROM events WHERE append_last = sequence AND recorded_at <= ? "
+            "ORDER BY recorded_at DESC LIMIT 1",
             (instant_text(known_at),),
         ).fetchone()
-    return Knowledge(row[0], row[1]) if row else Knowledge(0, None)
+    if not row:
+        return Knowledge(0, None)
+    return Knowledge(row[0], row[1], policy_at(rm, row[0]))
+
+
+def policy_at(rm: ReadModel, sequence: int) -> Policy:
+    """The policy in force once the log up to ``sequence`` is known: the latest ``policy_changed`` by then."""
+    row = rm.db.execute(
+        "SELECT record FROM events WHERE type = ? AND sequence <= ? ORDER BY sequence DESC LIMIT 1",
+        (ev.POLICY_CHANGED, sequence),
+    ).fetchone()
+    return Policy.from_text(event_from_record(json.loads(row[0])).details or "{}") if row else DEFAULT
+
+
+def report_header(rm: ReadModel, known: Knowledge) -> dict[str, Any]:
+    """What every JSON report opens with: its currency, what it knew, and the policy it was computed under."""
+    header: dict[str, Any] = {"currency": rm.settings.currency, "known_at": known.recorded_at, "policy": known.policy.as_json()}
+    if known.preview:
+        header["preview"] = True
+    return header
 
 
 def customer_mrr_cents(rm: ReadModel, as_of: date, known: int, customer_id: str | None = None) -> dict[str, int]:
@@ -83,8 +109,7 @@ def mrr_report(
     total = sum(per_customer.values())
     report: dict[str, Any] = {
         "as_of": as_of.isoformat(),
-        "known_at": k.recorded_at,
-        "currency": rm.settings.currency,
+        **report_header(rm, k),
         "mrr": money_text(from_cents(total)),
         "arr": money_text(from_cents(12 * total)),
         "customers": sum(1 for cents in per_customer.values() if cents > 0),
@@ -166,6 +191,14 @@ def log_records(rm: ReadModel, known: int, *, customer: str | None = None) -> li
     sql = "SELECT record FROM events WHERE sequence <= ?" + (" AND customer_id = ?" if customer else "") + " ORDER BY sequence"
     params: tuple = (known, customer) if customer else (known,)
     return [json.loads(r[0]) for r in rm.db.execute(sql, params)]
+
+
+def movements_report(
+    rm: ReadModel, start: date, end: date, known: Knowledge, *, customer: str | None = None, category: str | None = None
+) -> dict[str, Any]:
+    """SPEC §11 `movements --format json`: the movement rows under ``"movements"``."""
+    rows = movement_rows(rm, start, end, known.sequence, customer=customer, category=category)
+    return {**report_header(rm, known), "movements": rows}
 
 
 def movement_on(rm: ReadModel, customer_id: str, day: date, known: int) -> dict[str, Any] | None:

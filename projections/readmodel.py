@@ -30,7 +30,7 @@ from ledger.store import EventStore
 from projections.movements import Movement, movements
 
 CURRENT = 2**63 - 1  # known_to of a row still in force
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CACHE_CUSTOMERS = 20_000
 
 
@@ -104,6 +104,7 @@ class ReadModel:
                 "type": str,
                 "effective_date": str,
                 "recorded_at": str,
+                "append_last": int,
                 "record": str,
             },
             pk="sequence",
@@ -112,6 +113,8 @@ class ReadModel:
         db["events"].create_index(["event_id"], unique=True, if_not_exists=True)
         db["events"].create_index(["customer_id", "sequence"], if_not_exists=True)
         db["events"].create_index(["recorded_at"], if_not_exists=True)
+        # The ends of appends by recorded time: "as known at T" counts whole appends only (SPEC §2).
+        db.execute("CREATE INDEX IF NOT EXISTS events_append_ends ON events (recorded_at) WHERE append_last = sequence")
         db["events"].create_index(["type"], if_not_exists=True)  # the period closes, read on every append
         db["movements"].create(
             {
@@ -229,8 +232,8 @@ class ReadModel:
         conn = self.db.conn
         if self._pending_events:
             conn.executemany(
-                "INSERT INTO events (sequence, event_id, customer_id, type, effective_date, recorded_at, record) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (sequence, event_id, customer_id, type, effective_date, recorded_at, append_last, record) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 self._pending_events,
             )
         if self._pending_supersede:
@@ -259,13 +262,14 @@ class ReadModel:
                 event.type,
                 event.effective_date.isoformat(),
                 event.recorded_at,
+                event.append_last or event.sequence,
                 canonical(event.record()),
             )
         )
         self._pending_customers.add(event.customer_id)
         if event.type == ev.VOID:
             self._flush()  # a void looks its target up in the stored rows
-        if event.type == ev.PERIOD_CLOSED:
+        if event.type in ev.LEDGER_TYPES:
             return
         timeline = self._timeline(event.customer_id, before=event.sequence)
         problems = timeline.add(event, check_claim=False)

@@ -229,7 +229,7 @@ def _derive(events: list[Event], settings: LedgerSettings, path: str) -> tuple[R
 
 # Each table compared as rows of (columns …, known_from, known_to), the versioning clipped at the sequence compared.
 _TABLES = {
-    "events": ("sequence, event_id, customer_id, type, effective_date, recorded_at, record", None),
+    "events": ("sequence, event_id, customer_id, type, effective_date, recorded_at, append_last, record", None),
     "movements": (
         "customer_id, date, category, cause, from_cents, to_cents, amount_cents, event_ids, parts, known_from, known_to",
         "known_from",

@@ -103,7 +103,7 @@ def test_periods_become_starts_and_cancels(rl):
         "acme,2026-04-01,,120.00\n",
     )
     rl("import", path, "--format", "periods")
-    moves = rl("movements", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json").json()
+    moves = rl("movements", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json").json()["movements"]
     assert [(m["date"], m["category"], m["cause"], m["to_mrr"]) for m in moves] == [
         ("2026-01-01", "new", None, "100.00"),
         ("2026-04-01", "expansion", "mixed", "120.00"),  # one line ends the day another starts
@@ -113,7 +113,7 @@ def test_periods_become_starts_and_cancels(rl):
 def test_periods_end_exclusive(rl):
     path = rl.write("p.csv", "customer_id,start_date,end_date,monthly_amount\nacme,2026-01-01,2026-04-01,100.00\n")
     rl("import", path, "--format", "periods", "--end-exclusive")
-    moves = rl("movements", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json").json()
+    moves = rl("movements", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json").json()["movements"]
     assert [(m["date"], m["category"]) for m in moves] == [("2026-01-01", "new"), ("2026-04-01", "churn")]
 
 

@@ -66,7 +66,7 @@ def test_seed_200_to_150_seats_is_a_2500_contraction_of_25_percent(rl):
     assert mar["retention"]["contraction_rate"] == "0.250000"
     assert mar["retention"]["nrr"] == "0.750000"
     assert mar["causes"]["contraction"] == {"seats": "2500.00"}
-    moves = rl("movements", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "json").json()
+    moves = rl("movements", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "json").json()["movements"]
     assert moves == [
         {"customer_id": "seed-s", "date": "2026-03-10", "category": "contraction", "cause": "seats",
          "from_mrr": "10000.00", "to_mrr": "7500.00", "amount": "2500.00", "event_ids": ["sr-03"]}
@@ -123,7 +123,7 @@ def test_seed_company_january_contraction_by_cause(company):
         "line_removed": "7000.00", "plan": "12000.00", "seats": "28000.00", "usage": "3000.00",
     }
     moves = company("movements", "--from", "2026-01-01", "--to", "2026-01-31", "--category", "contraction",
-                    "--format", "json").json()
+                    "--format", "json").json()["movements"]
     customers: dict[str, set] = {}
     for m in moves:
         customers.setdefault(m["cause"], set()).add(m["customer_id"])

@@ -18,7 +18,7 @@ from strategies import event_histories
 
 
 def moves(rl: Revledger, *args: str) -> list[tuple]:
-    rows = rl("movements", "--from", "2020-01-01", "--to", "2030-12-31", "--format", "json", *args).json()
+    rows = rl("movements", "--from", "2020-01-01", "--to", "2030-12-31", "--format", "json", *args).json()["movements"]
     return [(m["date"], m["customer_id"], m["category"], m["cause"], m["from_mrr"], m["to_mrr"], m["amount"]) for m in rows]
 
 
