@@ -97,3 +97,13 @@ def period_label(start: str, end: str) -> str:
         if months == 12 and s.month == 1:
             return str(s.year)
     return f"{start}..{end}"
+
+
+def require_whole_months(start: date, end: date, policy) -> None:
+    """Under ``movement_grain=month`` a range must be whole months (SPEC §13): --from a first day, --to a last day."""
+    if not policy.monthly:
+        return
+    if start.day != 1:
+        raise UsageError(f"--from {start}: movements are netted per month (movement_grain=month), so --from must be a month's first day")
+    if end != month_end(end):
+        raise UsageError(f"--to {end}: movements are netted per month (movement_grain=month), so --to must be a month's last day")
