@@ -109,8 +109,8 @@ def import_(
             f"recorded {first.recorded_at} – {last.recorded_at})"
             + (f"; {result.skipped} already recorded" if result.skipped else "")
         )
-        with progress("updating the read models", total=result.count) as tick:
-            st.read_model.catch_up(on_page=tick)
+        if result.unprojected:
+            raise fail(f"{result.unprojected}; the log has the events, and the read models catch up on their next use")
 
 
 EventType = Enum("EventType", {name: name for name in EVENT_TYPES}, type=str)  # type: ignore[misc]
@@ -143,8 +143,9 @@ def record(
         typer.echo(f"valid: would be {recorded.event_id}; nothing written (dry run)")
         return
     typer.echo(f"recorded {recorded.event_id} as sequence {recorded.sequence} at {recorded.recorded_at}")
+    if result.unprojected:
+        raise fail(f"{result.unprojected}; the log has the event, and the read models catch up on their next use")
     rm = st.read_model
-    rm.catch_up()
     outcome = queries.recorded_movement(rm, recorded)
     if recorded.type == "void":
         typer.echo(f"movement on {outcome['date']}: was {_movement_text(outcome['before'])}; now {_movement_text(outcome['after'])}")
@@ -194,4 +195,5 @@ def amend(
     void, corrected = result.events
     typer.echo(f"voided {event_id} by {void.event_id} (sequence {void.sequence}, reason: {reason})")
     typer.echo(f"recorded {corrected.event_id} as sequence {corrected.sequence} at {corrected.recorded_at}")
-    st.read_model.catch_up()
+    if result.unprojected:
+        raise fail(f"{result.unprojected}; the log has the events, and the read models catch up on their next use")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
@@ -17,15 +18,16 @@ from typing import Any, Protocol, TypeVar
 from ledger import events as ev
 from ledger.clock import instant_text, parse_instant
 from ledger.customer import Timeline
-from ledger.errors import Problem, RejectedError, UsageError
-from ledger.events import Event, canonical, derive_event_id, same_content
+from ledger.errors import Problem, RejectedError, StorageError, UsageError
+from ledger.events import Event, canonical, derive_event_id, event_from_record, record_fragments, same_content
 from ledger.files import read_file
 from ledger.inputs import parse_row, shape_problems, to_event
 from ledger.locks import PeriodLock, lock_on, period_locks
 from ledger.retry import Retry, with_retries
-from ledger.sealing import first_instant, requested_time, seal
+from ledger.integrity import chain_text
+from ledger.sealing import RecordedClock, first_instant, requested_time, seal
 from ledger.settings import LedgerSettings
-from ledger.staging import Draft, Drafts, StagedDrafts
+from ledger.staging import Draft, Drafts, Sealable, StagedDrafts
 from ledger.store import EventStore, Head
 
 Batch = TypeVar("Batch", bound=Drafts)
@@ -46,6 +48,9 @@ class History(Protocol):
     def closes(self) -> list[Event]:
         """The recorded ``period_closed`` events, in sequence order."""
 
+    def appending(self, head_sequence: int, last_sequence: int) -> Any:
+        """A context for the read models' side of an append (see ``Projection``)."""
+
 
 KEEP_EVENTS = 10_000  # a batch this small is handed back whole; a larger one by its count and ends
 
@@ -60,6 +65,7 @@ class Admitted:
       dry_run: nothing was appended.
       first, last: the first and last event appended (None on a dry run or when nothing was new).
       events: every event appended, numbered and chained, when there are at most KEEP_EVENTS.
+      unprojected: why the read models could not be updated after the log took the append (None when they were).
     """
 
     count: int
@@ -68,6 +74,7 @@ class Admitted:
     first: Event | None = None
     last: Event | None = None
     events: tuple[Event, ...] = ()
+    unprojected: str | None = None
 
 
 def _amendment_id(event: Event, target_id: str) -> str:
@@ -251,42 +258,78 @@ class Ledger:
         recorded_at: datetime | None,
         problems: list[Problem],
         restatement: str | None = None,
+        state: dict[str, str] | None = None,
     ) -> Admitted:
         """Place the drafts in the log and append them; with any problem at all, append nothing.
 
         Rows whose form was already refused are left out, but every other row is
         still placed in its timeline, so a file's problems are all found in one pass.
+        Each customer's rows are folded once: the fold that checks them is the one
+        the read models are written from, in the same process, committed right
+        after the log (a crash between the two commits is caught up from the log).
         """
 
         def attempt() -> Admitted:
             head_sequence = self.history.catch_up()
             locks = period_locks(self.history.closes()) if head_sequence else []
-            self._place(drafts, name, head_sequence, list(problems), locks, restatement)
-            count, skipped = drafts.count(), drafts.skipped()
+            found = list(problems)
+            self._skip_repeats(drafts, name, head_sequence, found)
+            count = drafts.number(head_sequence)
+            skipped = drafts.skipped()
             if dry_run or not count:
+                self._place(drafts, name, head_sequence, found, locks, restatement, None)
+                if not dry_run and state:
+                    self.store.keep_import_state(state)
                 would_be = [d.event for chunk in drafts.in_order() for d in chunk] if count <= KEEP_EVENTS else []
                 return Admitted(count, skipped, dry_run, events=tuple(would_be))
-            head = self.store.head()
-            if head.sequence != head_sequence:
-                raise Retry  # appended to meanwhile: validate again against what is there now
-            at = requested_time(instant_text(recorded_at), head) if recorded_at is not None else None
-            kept: list[Event] = []
-            ends: list[Event] = []
-
-            def sealed() -> Iterable[Event]:
-                placed = (draft.event._replace(source=draft.source) for chunk in drafts.in_order() for draft in chunk)
-                for event in seal(placed, count, head, at, self.actor):
-                    if not ends:
-                        ends.append(event)
-                    if count <= KEEP_EVENTS:
-                        kept.append(event)
-                    yield event
-                ends.append(event)
-
-            self.store.append_stream(sealed())
-            return Admitted(count, skipped, False, ends[0], ends[-1], tuple(kept))
+            last = head_sequence + count
+            sealed: Sealing | None = None
+            try:
+                with self.history.appending(head_sequence, last) as projection:
+                    self._place(drafts, name, head_sequence, found, locks, restatement, projection)
+                    head = self.store.head()
+                    if head.sequence != head_sequence:
+                        raise Retry  # appended to meanwhile: validate again against what is there now
+                    at = requested_time(instant_text(recorded_at), head) if recorded_at is not None else None
+                    sealed = Sealing(head, count, at, self.actor, keep=count <= KEEP_EVENTS)
+                    position = self.store.append_texts(sealed.texts(drafts.sealable(), projection), state=state)
+                    sealed.appended = True
+                    projection.commit(position)
+            except StorageError as e:
+                if sealed is None or not sealed.appended:
+                    raise
+                # The log has the append; the read models could not follow (they catch up on their next use).
+                return Admitted(count, skipped, False, sealed.first, sealed.last, tuple(sealed.kept), str(e))
+            return Admitted(count, skipped, False, sealed.first, sealed.last, tuple(sealed.kept))
 
         return with_retries(attempt)
+
+    def _skip_repeats(self, drafts: Drafts, name: str, head_sequence: int, problems: list[Problem]) -> None:
+        """Rows already in the batch or the log with the same content are skipped (re-importing is a no-op)."""
+        for first, later in drafts.duplicates():
+            if _same_row(first.event, later.event):
+                drafts.skip(later.position)
+            else:
+                problems.append(Problem(name, later.line, "event_id",
+                                        f"{later.event.event_id} is also used at {first.source} with other content"))
+        if not head_sequence:
+            return
+        repeated: set[str] = set()
+        for chunk in drafts.ids(500):
+            recorded = self.history.find(chunk)
+            if not recorded:
+                continue
+            for draft in (drafts.find(event_id) for event_id in recorded):
+                if draft is None:
+                    continue
+                known = recorded[draft.event.event_id]
+                if _same_row(known, draft.event):
+                    repeated.add(known.event_id)
+                else:
+                    problems.append(Problem(name, draft.line, "event_id",
+                                            f"{known.event_id} is already recorded with other content "
+                                            f"(sequence {known.sequence}, from {known.source})"))
+        drafts.skip_ids(repeated)
 
     def _place(
         self,
@@ -294,43 +337,25 @@ class Ledger:
         name: str,
         head_sequence: int,
         problems: list[Problem],
-        locks: list[PeriodLock] = (),  # type: ignore[assignment]
-        restatement: str | None = None,
+        locks: list[PeriodLock],
+        restatement: str | None,
+        projection: Projection | None,
     ) -> None:
         """Fold each draft into its customer's timeline, one customer at a time; raise with every problem.
 
-        A row whose event_id is already in the batch or the log with the same
-        content is skipped (re-importing is a no-op). An event effective in a
-        locked period (a void: whose target is) gets in only as a restatement:
-        its own, or the one given for the whole import.
+        An event effective in a locked period (a void: whose target is) gets in
+        only as a restatement: its own, or the one given for the whole import.
+        With a ``projection``, each customer's rows are written from the fold
+        that checked it, and each event's record fragments are kept for sealing.
         """
 
         def refuse(draft: Draft, field: str, message: str) -> None:
             problems.append(Problem(name, draft.line, field, message))
 
-        for first, later in drafts.duplicates():
-            if _same_row(first.event, later.event):
-                drafts.skip(later.position)
-            else:
-                refuse(later, "event_id", f"{later.event.event_id} is also used at {first.source} with other content")
-        if head_sequence:
-            for chunk in drafts.in_order(500):
-                recorded = self.history.find(d.event.event_id for d in chunk)
-                for draft in chunk:
-                    known = recorded.get(draft.event.event_id)
-                    if known is None:
-                        continue
-                    if _same_row(known, draft.event):
-                        drafts.skip(draft.position)
-                    else:
-                        refuse(
-                            draft,
-                            "event_id",
-                            f"{known.event_id} is already recorded with other content "
-                            f"(sequence {known.sequence}, from {known.source})",
-                        )
         for customer_id, group in drafts.by_customer():
             timeline = self.history.timeline(customer_id) if head_sequence else Timeline(customer_id, self.settings)
+            existed = bool(timeline.events or timeline.void_events)
+            refused = False
             for draft in group:
                 event = draft.event
                 if locks and not event.restatement:
@@ -343,15 +368,72 @@ class Ledger:
                         if not restatement:
                             what = "its target is effective" if event.type == ev.VOID else "it is effective"
                             refuse(draft, "effective_date", lock.refusal(what, effective))
+                            refused = True
                             continue
-                        event = event.with_record(restatement=restatement)
-                        drafts.replace(Draft(draft.position, draft.source, draft.line, event))
-                # The provisional sequence keeps the batch's order; the real one is given at append.
-                placed = event.with_record(sequence=head_sequence + draft.position + 1, source=draft.source, actor=self.actor)
-                for field, message in timeline.add(placed):
+                        event = event._replace(restatement=restatement)
+                found = timeline.add(event._replace(source=draft.source, actor=self.actor))
+                for field, message in found:
                     refuse(draft, field, message)
+                refused = refused or bool(found)
+                if projection is not None:
+                    drafts.keep_fragments(draft.position, record_fragments(event))
+            if projection is not None and not refused and not problems:
+                projection.customer(timeline, existed)
         if problems:
             raise RejectedError(sorted(problems, key=lambda p: p.line))
+
+
+class Projection(Protocol):
+    """The read models' side of an append in the writer's process (``projections.readmodel.Projection``)."""
+
+    def customer(self, timeline: Timeline, existed: bool) -> None: ...
+
+    def indexed(self, rows: list[tuple]) -> None: ...
+
+    def commit(self, position: int) -> None: ...
+
+
+class Sealing:
+    """An append sealed in log order: numbered, timed and chained from its record fragments (SPEC §2, §9)."""
+
+    def __init__(self, head: Head, count: int, at: datetime | None, actor: str, *, keep: bool):
+        self.head = head
+        self.count = count
+        self.last_sequence = head.sequence + count
+        self.start = first_instant(count, head, at)
+        self.actor = actor
+        self.keep = keep
+        self.appended = False
+        self.kept: list[Event] = []
+        self.first: Event | None = None
+        self.last: Event | None = None
+
+    def texts(self, placed: Iterable[Sealable], projection: Projection) -> Iterator[tuple[int, str]]:
+        """(sequence, stored text) of each event in log order; the read models get each event's index row."""
+        clock = RecordedClock(self.start)
+        previous = self.head.hash
+        index: list[tuple] = []
+        text = ""
+        for item in placed:
+            recorded = clock.text(item.sequence - self.head.sequence - 1)
+            previous, text = chain_text(
+                item.fragments, previous, sequence=item.sequence, append_last=self.last_sequence,
+                recorded_at=recorded, actor=self.actor, source=item.source,
+            )
+            index.append((item.sequence, item.event_id, item.customer_id, item.type, item.effective_date, recorded,
+                          self.last_sequence, text))
+            if len(index) >= 5000:
+                projection.indexed(index)
+                index = []
+            if self.keep or self.first is None:
+                event = event_from_record(json.loads(text))
+                self.first = self.first or event
+                if self.keep:
+                    self.kept.append(event)
+            yield item.sequence, text
+        projection.indexed(index)
+        if text:
+            self.last = event_from_record(json.loads(text))
 
 
 def init_ledger(store: EventStore, settings: LedgerSettings) -> None:

@@ -47,6 +47,7 @@ class Line(NamedTuple):
     currency: str
     open: bool
     mrr: Decimal
+    anchor: date = date.min  # the day its billing terms were last anchored: its start, or a change of billing_months
 
     @property
     def per_seat(self) -> bool:
@@ -73,13 +74,24 @@ def _priced(line: Line, settings: LedgerSettings, **changes: object) -> Line:
     return draft._replace(mrr=line_mrr(draft, settings))
 
 
-@dataclass(frozen=True, slots=True)
-class Effect:
-    """What one event did to the customer's MRR: the net change and its cause (SPEC §5)."""
+class Effect(NamedTuple):
+    """What one event did to one line's MRR: the change and its cause (SPEC §5).
+
+    Attributes:
+      event: the event (its effective_date is the day of the effect as the contract reads).
+      line: the subscription line whose MRR changed.
+      cause: the event's cause (§5, or the cause it states, §3).
+      delta: the line's MRR after minus before.
+      anchor, months: for a cancel, the line's billing anchor and billing_months then,
+        from which the end of its term in progress follows (SPEC §13 ``term_end``).
+    """
 
     event: Event
+    line: str
     cause: str
     delta: Decimal
+    anchor: date | None = None
+    months: int = 0
 
 
 @dataclass(slots=True)
@@ -215,21 +227,26 @@ class Timeline:
             self.days.append(day)
         self.events.append(event)
         day.events.append(event)
-        delta = ZERO
         moved = False
+        cause = None
         for old, new in changes:
             self.lines[new.subscription_id] = new
-            old_mrr = old.mrr if old else ZERO
-            delta += new.mrr - old_mrr
-            moved = moved or new.mrr != old_mrr
+            old_mrr = old.mrr if old is not None and old.open else ZERO
+            if new.mrr != old_mrr:
+                cause = cause or _cause(event, changes)
+                if event.type == ev.CANCEL:
+                    effect = Effect(event, new.subscription_id, cause, new.mrr - old_mrr, old.anchor, old.billing_months)
+                else:
+                    effect = Effect(event, new.subscription_id, cause, new.mrr - old_mrr)
+                day.effects.append(effect)
+                moved = True
         if moved:
-            day.effects.append(Effect(event, _cause(event, changes), delta))
             day.mrr = sum((line.mrr for line in self.lines.values()), ZERO)
         return []
 
     def _mrr_after(self, changes: list[LineChange]) -> Decimal:
         current = self.days[-1].mrr if self.days else ZERO
-        return current + sum(((new.mrr - (old.mrr if old else ZERO)) for old, new in changes), ZERO)
+        return current + sum(((new.mrr - (old.mrr if old is not None and old.open else ZERO)) for old, new in changes), ZERO)
 
     def _line_changes(self, event: Event, check_claim: bool) -> tuple[list[LineChange], list[tuple[str, str]]]:
         """The (old line, new line) pairs ``event`` makes, and its problems (then no pairs)."""
@@ -251,8 +268,9 @@ class Timeline:
                 currency=event.currency or self.settings.currency,
                 open=True,
                 mrr=ZERO,
+                anchor=when,
             )
-            return [(None, draft._replace(mrr=line_mrr(draft, self.settings)))], []
+            return [(old, draft._replace(mrr=line_mrr(draft, self.settings)))], []
         if kind in ev.CHANGE_TYPES:
             old = self.lines.get(sid or "")
             if old is None or not old.open:
@@ -263,6 +281,8 @@ class Timeline:
                 field_name = "quantity" if event.quantity is not None else "unit_price"
                 return [], [(field_name, f"line {sid} is priced by amount (flat or usage), not per seat")]
             new = _priced(old, self.settings, **event.terms())
+            if new.billing_months != old.billing_months:
+                new = new._replace(anchor=when)
             if check_claim and kind == ev.UPSELL and not new.mrr > old.mrr:
                 return [], [("type", f"an upsell must raise line {sid}'s MRR, but it goes from {old.mrr} to {new.mrr}")]
             if check_claim and kind == ev.DOWNGRADE and not new.mrr < old.mrr:
@@ -294,12 +314,20 @@ def _cause(event: Event, changes: list[LineChange]) -> str:
     if event.cause is not None:  # stated by the source system (SPEC §3)
         return event.cause
     old, new = changes[0]
-    assert old is not None
+    assert old is not None and old.open
     if new.plan != old.plan:
         return PLAN
     if new.quantity != old.quantity:
         return SEATS
     return PRICE
+
+
+class FoldError(ValueError):
+    """A recorded event that does not fold into its customer's timeline (the log was tampered with)."""
+
+    def __init__(self, event: Event, message: str):
+        self.sequence = event.sequence
+        super().__init__(f"event {event.sequence} ({event.event_id}) does not fold into its customer's timeline: {message}")
 
 
 def fold(customer_id: str, events: list[Event], settings: LedgerSettings) -> Timeline:
@@ -308,5 +336,5 @@ def fold(customer_id: str, events: list[Event], settings: LedgerSettings) -> Tim
     for e in events:
         problems = timeline.add(e, check_claim=False)
         if problems:
-            raise ValueError(f"event {e.event_id} does not fold: {problems[0][1]}")
+            raise FoldError(e, problems[0][1])
     return timeline

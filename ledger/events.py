@@ -197,6 +197,67 @@ def event_from_record(data: dict[str, Any]) -> Event:
     return Event(**values)
 
 
+# -- the canonical record, encoded once ------------------------------------------------------------
+#
+# The stored bytes of an event are canonical(event.record()): sorted keys, no spaces. The
+# fields the user gave are encoded once, before the ledger knows the event's place in the log;
+# the fields the ledger assigns at sealing (sequence, append_last, recorded_at, actor, source
+# and the hash) are spliced in between them, in their sorted places. The text hashed is the
+# record without its hash; the text stored is the same text with the hash in its place.
+
+_LEDGER_KEYS = ("actor", "append_last", "hash", "recorded_at", "sequence", "source")
+_SEPARATOR = "\0"  # never in JSON text: json escapes control characters
+_encode_text = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def record_fragments(event: Event) -> str:
+    """The event's own fields (event_id and content) as canonical JSON members, split where the ledger's fields go."""
+    members = [("event_id", event.event_id)]
+    for name, index in _CONTENT_POSITIONS:
+        value = event[index]
+        if value is not None:
+            members.append((name, value))
+    members.extend(event.attributes)
+    if event.details is not None:
+        members.append(("details", event.details))
+    members.sort()
+    segments: list[list[str]] = [[] for _ in range(len(_LEDGER_KEYS) + 1)]
+    slot = 0
+    for key, value in members:
+        while slot < len(_LEDGER_KEYS) and key > _LEDGER_KEYS[slot]:
+            slot += 1
+        kind = type(value)
+        if kind is str:
+            text = _encode_text(value)
+        elif kind is int:
+            text = str(value)
+        else:
+            text = _encode_text(_plain(value))
+        segments[slot].append(f"{_encode_text(key)}:{text}")
+    return _SEPARATOR.join(",".join(part) for part in segments)
+
+
+def sealed_parts(fragments: str, *, sequence: int, append_last: int, recorded_at: str, actor: str, source: str
+                 ) -> tuple[str, str]:
+    """The canonical record's members before and after where its hash goes (comma-joined, without braces)."""
+    parts = fragments.split(_SEPARATOR)
+    head = [parts[0], f'"actor":{_encode_text(actor)}', parts[1]]
+    if append_last:
+        head.append(f'"append_last":{append_last}')
+    head.append(parts[2])
+    tail = (parts[3], f'"recorded_at":"{recorded_at}"', parts[4], f'"sequence":{sequence}', parts[5],
+            f'"source":{_encode_text(source)}', parts[6])
+    return ",".join(p for p in head if p), ",".join(p for p in tail if p)
+
+
+def sealed_text(fragments: str, *, sequence: int, append_last: int, recorded_at: str, actor: str, source: str,
+                hash: str | None = None) -> str:
+    """The canonical record text from an event's fragments and the fields the ledger assigns (with ``hash``: as stored)."""
+    head, tail = sealed_parts(fragments, sequence=sequence, append_last=append_last, recorded_at=recorded_at,
+                              actor=actor, source=source)
+    return "{" + ",".join(p for p in (head, f'"hash":"{hash}"' if hash else "", tail) if p) + "}"
+
+
 def same_content(a: Event, b: Event) -> bool:
     return canonical(a.content()) == canonical(b.content())
 

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ledger.events import Event, canonical
+from ledger.events import Event, canonical, sealed_parts
 
 GENESIS = "0" * 64
 
@@ -20,6 +20,17 @@ def event_hash(previous_hash: str, event: Event) -> str:
     record = event.record()
     record.pop("hash", None)
     return hashlib.sha256(f"{previous_hash}\n{canonical(record)}".encode()).hexdigest()
+
+
+def chain_text(fragments: str, previous_hash: str, **ledger_fields) -> tuple[str, str]:
+    """(hash, stored text) of an event given as record fragments (``ledger.events.record_fragments``).
+
+    The same hash as :func:`event_hash`: the text hashed is the record without its
+    hash, and the text stored is that record with the hash in its sorted place.
+    """
+    head, tail = sealed_parts(fragments, **ledger_fields)
+    digest = hashlib.sha256(f"{previous_hash}\n{{{head},{tail}}}".encode()).hexdigest()
+    return digest, f'{{{head},"hash":"{digest}",{tail}}}'
 
 
 def chained(events: Iterable[Event], previous_hash: str) -> list[Event]:

@@ -159,6 +159,11 @@ class PostgresEventStore(EventStore):
         """
         self.recorder._insert_stored_events(cursor, chunk)
 
+    def _last_notification(self, cursor: Any) -> int:
+        # eventsourcing's cursors return rows as dicts; the table is locked until the commit
+        cursor.execute(self.recorder.max_notification_id_statement)
+        return cursor.fetchone()["max"] or 0
+
     # -- import state beside the log -----------------------------------------------------
 
     def _state_table(self) -> sql.Composed:

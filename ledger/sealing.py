@@ -50,6 +50,26 @@ def first_instant(count: int, head: Head, at: datetime | None) -> datetime:
     return at - span
 
 
+class RecordedClock:
+    """The recorded_at texts of an append's events, one microsecond apart from ``start`` (formatted once per second)."""
+
+    def __init__(self, start: datetime):
+        self.start = start
+        self._second = -1
+        self._prefix = ""
+        self._base = 0
+
+    def text(self, offset: int) -> str:
+        """The instant ``offset`` microseconds after the start, as ``instant_text`` writes it."""
+        micro = self.start.microsecond + offset
+        second, micro = divmod(micro, 1_000_000)
+        if second != self._second:
+            moment = self.start.replace(microsecond=0) + timedelta(seconds=second)
+            self._prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.")
+            self._second = second
+        return f"{self._prefix}{micro:06d}Z"
+
+
 def seal(events: Iterable[Event], count: int, head: Head, at: datetime | None, actor: str) -> Iterator[Event]:
     """The ``count`` events numbered after ``head``, timed so the last is recorded at ``at``, and chained."""
     start = first_instant(count, head, at)

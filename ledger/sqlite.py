@@ -11,6 +11,7 @@ from typing import Any
 
 from eventsourcing.persistence import InterfaceError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
@@ -82,7 +83,15 @@ class SQLiteEventStore(EventStore):
             )
 
     def _insert_chunk(self, cursor: Any, chunk: list[StoredEvent]) -> None:
-        self.recorder._insert_events(cursor, chunk)
+        # eventsourcing has no public way to write one transaction in chunks. Its aggregate
+        # recorder's insert is one executemany into the same table with the same statement (the
+        # application recorder's runs one statement per event to collect notification ids, which
+        # we read once, after the last chunk). Contract-tested in tests/test_store_contract.py.
+        SQLiteAggregateRecorder._insert_events(self.recorder, cursor, chunk)
+
+    def _last_notification(self, cursor: Any) -> int:
+        cursor.execute(self.recorder.select_max_notification_id_statement)
+        return cursor.fetchone()[0] or 0
 
     def _read_state(self, cursor: Any, key: str) -> str | None:
         cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (STATE_TABLE,))

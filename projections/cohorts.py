@@ -17,7 +17,7 @@ from ledger.money import cents_text, ratio, ratio_text
 from projections.metrics import KINDS, movement_stream
 from projections.movements import CONTRACTION, NEW
 from projections.periods import month_end
-from projections.queries import Knowledge, report_header
+from projections.queries import Knowledge, grain_of, report_header
 from projections.readmodel import ReadModel
 
 
@@ -27,7 +27,7 @@ def _month_text(day: date) -> str:
 
 def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> dict[str, Any]:
     """Every cohort whose month overlaps [start, end], with MRR, NRR, logos and contraction per month offset."""
-    rows = movement_stream(rm, end, known.sequence)
+    rows = movement_stream(rm, end, known.sequence, grain_of(known))
     news = {k for k, (category, _) in KINDS.items() if category == NEW}
     contractions = {k for k, (category, _) in KINDS.items() if category == CONTRACTION}
     joined = {row[0]: row[1] for row in rows if row[2] in news}  # at most one `new` per customer

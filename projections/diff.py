@@ -7,7 +7,7 @@ from typing import Any
 
 from projections.figures import ENTRY_KEYS, compare_figures, events_recorded
 from projections.metrics import metrics_report
-from projections.queries import Knowledge, movement_rows, mrr_report
+from projections.queries import Knowledge, grain_of, movement_rows, mrr_report
 from projections.readmodel import ReadModel
 
 
@@ -100,8 +100,8 @@ def diff_report(
     else:
         assert start is not None and end is not None
         report["movements"] = diff_movements(
-            movement_rows(rm, start, end, before.sequence, customer=customer, category=category),
-            movement_rows(rm, start, end, after.sequence, customer=customer, category=category),
+            movement_rows(rm, start, end, before.sequence, customer=customer, category=category, grain=grain_of(before)),
+            movement_rows(rm, start, end, after.sequence, customer=customer, category=category, grain=grain_of(after)),
         )
     low, high = sorted((before.sequence, after.sequence))
     report["events"] = events_recorded(rm, low, high)

@@ -21,7 +21,7 @@ from ledger.errors import StorageError
 from ledger.money import cents_text, ratio, ratio_text
 from projections.movements import CATEGORIES, CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
 from projections.periods import split
-from projections.queries import VISIBLE, Knowledge, report_header
+from projections.queries import VISIBLE, Knowledge, grain_of, report_header
 from projections.readmodel import ReadModel
 
 _COUNTED = frozenset({NEW, REACTIVATION, CHURN})  # customers.new / reactivated / churned
@@ -84,20 +84,20 @@ _STREAM_SQL = (
     + " ".join(f"WHEN :category{i} THEN {8 * i}" for i in _CATEGORY_INDEX.values())
     + " END) + (CASE WHEN cause IS NULL THEN 0 "
     + " ".join(f"WHEN cause = :cause{j} THEN {j}" for j in _CAUSE_INDEX.values())
-    + " END), to_cents, amount_cents FROM movements NOT INDEXED WHERE "
+    + " END), to_cents, amount_cents FROM movements NOT INDEXED WHERE grain = :grain AND "
     + VISIBLE
     + " AND date <= :end"
 )
 
 
-def movement_stream(rm: ReadModel, end: date, known: int) -> list[tuple]:
+def movement_stream(rm: ReadModel, end: date, known: int, grain: int = 0) -> list[tuple]:
     """Every visible movement dated on or before ``end``, in date order (at most one per customer and day).
 
     Rows are (customer_id, date, kind, to_cents, amount_cents), ``KINDS[kind]`` its
     (category, cause). One sequential scan then a sort: reading a million rows
     through the date index costs a random table lookup per row, several times the scan.
     """
-    rows = rm.db.execute(_STREAM_SQL, {**_KIND_PARAMETERS, "known": known, "end": end.isoformat()}).fetchall()
+    rows = rm.db.execute(_STREAM_SQL, {**_KIND_PARAMETERS, "known": known, "end": end.isoformat(), "grain": grain}).fetchall()
     rows.sort(key=itemgetter(1))
     return rows
 
@@ -119,7 +119,7 @@ def attribute_changes(rm: ReadModel, name: str, end: date, known: int) -> list[t
 
 
 def period_figures(
-    rm: ReadModel, spans: list[tuple[date, date]], known: int, by: str | None = None
+    rm: ReadModel, spans: list[tuple[date, date]], known: int, by: str | None = None, grain: int = 0
 ) -> list[tuple[date, date, dict[str | None, Figures]]]:
     """Figures per period and group, from one ordered pass over the movements.
 
@@ -133,7 +133,7 @@ def period_figures(
     """
     if not spans:
         return []
-    rows = movement_stream(rm, spans[-1][1], known)
+    rows = movement_stream(rm, spans[-1][1], known, grain)
     changes = attribute_changes(rm, by, spans[-1][1], known) if by else []
     first_day = spans[0][0].isoformat()
     position = bisect_left(rows, first_day, key=itemgetter(1))
@@ -338,7 +338,7 @@ def report_for(
     """The metrics document for explicit periods (``explain`` measures its range as one period)."""
     periods = [
         figures_json(start, end, group, figures[group])
-        for start, end, figures in period_figures(rm, spans, known.sequence, by)
+        for start, end, figures in period_figures(rm, spans, known.sequence, by, grain_of(known))
         for group in sorted(figures, key=group_order)
     ]
     return {**report_header(rm, known), "periods": periods}
@@ -348,4 +348,4 @@ def figures_for(
     rm: ReadModel, spans: list[tuple[date, date]], known: Knowledge, by: str | None = None
 ) -> list[tuple[date, date, dict[str | None, Figures]]]:
     """Figures for any list of spans, overlapping ones included (trailing windows), each measured as one period."""
-    return [period_figures(rm, [span], known.sequence, by)[0] for span in spans]
+    return [period_figures(rm, [span], known.sequence, by, grain_of(known))[0] for span in spans]

@@ -18,6 +18,7 @@ from ledger.customer import fold
 from ledger.events import Event, event_from_record
 from ledger.money import from_cents, money_text
 from ledger.policy import DEFAULT, Policy
+from projections.derive import DAY, MONTH
 from projections.readmodel import ReadModel
 
 VISIBLE = "known_from <= :known AND known_to > :known"
@@ -73,10 +74,11 @@ def report_header(rm: ReadModel, known: Knowledge) -> dict[str, Any]:
 
 
 def customer_mrr_cents(rm: ReadModel, as_of: date, known: int, customer_id: str | None = None) -> dict[str, int]:
-    """Each customer's MRR (integer cents) at the end of ``as_of``: its last movement's to_mrr."""
+    """Each customer's MRR (integer cents) at the end of ``as_of``, as recognized: its last day movement's to_mrr."""
     sql = (
         "SELECT customer_id, max(date), to_cents FROM movements "
-        f"WHERE {VISIBLE} AND date <= :day" + (" AND customer_id = :customer" if customer_id else "") + " GROUP BY customer_id"
+        f"WHERE grain = 0 AND {VISIBLE} AND date <= :day" + (" AND customer_id = :customer" if customer_id else "")
+        + " GROUP BY customer_id"
     )
     rows = rm.db.execute(sql, {"known": known, "day": as_of.isoformat(), "customer": customer_id})
     return {customer: cents for customer, _, cents in rows}
@@ -161,16 +163,21 @@ def movement_rows(
     *,
     customer: str | None = None,
     category: str | None = None,
+    grain: int = DAY,
 ) -> list[dict[str, Any]]:
-    """Movements dated within [start, end] as known at ``known``, ordered by date, customer (SPEC §11)."""
+    """Movements dated within [start, end] as known at ``known``, ordered by date, customer (SPEC §11).
+
+    ``grain``: the day movements (the MRR as recognized), or the month movements under ``movement_grain=month``.
+    """
     sql = (
         "SELECT customer_id, date, category, cause, from_cents, to_cents, amount_cents, event_ids FROM movements "
-        f"WHERE {VISIBLE} AND date BETWEEN :start AND :end"
+        f"WHERE grain = :grain AND {VISIBLE} AND date BETWEEN :start AND :end"
         + (" AND customer_id = :customer" if customer else "")
         + (" AND category = :category" if category else "")
         + " ORDER BY date, customer_id"
     )
-    params = {"known": known, "start": start.isoformat(), "end": end.isoformat(), "customer": customer, "category": category}
+    params = {"known": known, "start": start.isoformat(), "end": end.isoformat(), "customer": customer, "category": category,
+              "grain": grain}
     return [
         {
             "customer_id": row[0],
@@ -197,8 +204,13 @@ def movements_report(
     rm: ReadModel, start: date, end: date, known: Knowledge, *, customer: str | None = None, category: str | None = None
 ) -> dict[str, Any]:
     """SPEC §11 `movements --format json`: the movement rows under ``"movements"``."""
-    rows = movement_rows(rm, start, end, known.sequence, customer=customer, category=category)
+    rows = movement_rows(rm, start, end, known.sequence, customer=customer, category=category, grain=grain_of(known))
     return {**report_header(rm, known), "movements": rows}
+
+
+def grain_of(known: Knowledge) -> int:
+    """Which movement rows answer for a knowledge: the month movements under ``movement_grain=month``."""
+    return MONTH if known.policy.monthly else DAY
 
 
 def movement_on(rm: ReadModel, customer_id: str, day: date, known: int) -> dict[str, Any] | None:

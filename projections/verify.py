@@ -1,7 +1,9 @@
 """`verify` (SPEC §9): re-read the whole stored log and check everything that can be recomputed from it.
 
 It trusts nothing it did not recompute: it re-reads the stored log, re-chains
-it, re-derives the projections from scratch and compares them with the stored ones.
+it, re-derives the projections from scratch into a temporary file and compares
+them, table by table, with the stored ones. The log is read as a stream, so
+memory does not grow with it; the comparison runs inside SQLite.
 """
 
 from __future__ import annotations
@@ -10,22 +12,24 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import events as ev
+from ledger.customer import FoldError
 from ledger.errors import StorageError
 from ledger.events import Event, canonical, event_from_record
-from ledger.integrity import GENESIS, Checkpoint, first_break
+from ledger.integrity import GENESIS, Checkpoint, event_hash
 from ledger.settings import LedgerSettings
 from ledger.sqlite import read_only_uri
 from ledger.store import EventStore, Head
 from projections.closes import Close
+from projections.derive import CONTRIBUTION_COLUMNS
 from projections.metrics import metrics_report
 from projections.periods import period_kind
 from projections.queries import Knowledge
-from projections.readmodel import CURRENT, SCHEMA_VERSION, ReadModel
+from projections.readmodel import SCHEMA_VERSION, ReadModel
+from projections.versioning import CURRENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,19 +83,103 @@ def sorted_findings(v: Verification) -> list[Finding]:
     return sorted(v.findings, key=lambda f: f.sequence)
 
 
-def read_stored_log(raw: Iterable[tuple[int, bytes]]) -> tuple[list[tuple[int, Event]], Finding | None]:
-    """Parse the stored events; stop at the first that is not the canonical form of an event."""
-    events: list[tuple[int, Event]] = []
-    for position, state in raw:
-        expected = len(events) + 1
+@dataclass(slots=True)
+class _Chain:
+    """What one streaming pass over the stored log found: how far it holds, and the closes in it."""
+
+    stored: int = 0
+    intact: int = 0
+    whole: int = 0  # the last append wholly inside the intact part
+    whole_recorded: str = ""
+    head: Checkpoint = Checkpoint(0, GENESIS)
+    last_recorded: str = ""
+    closes: list[Event] = field(default_factory=list)
+    broken: Finding | None = None
+    appends: list[Finding] = field(default_factory=list)  # events whose append marker does not hold (SPEC §2)
+    open_append: int = 0  # the last sequence of the append under way
+
+
+def _chain(store: EventStore) -> _Chain:
+    """Walk the stored events from the start: each must be the canonical form of an event, in place, chained, later."""
+    chain = _Chain()
+    previous = GENESIS
+    for position, state in store.raw_events():
+        chain.stored += 1
+        if chain.broken is not None:
+            continue
+        expected = chain.intact + 1
         try:
-            event = event_from_record(json.loads(state))
+            text = bytes(state).decode()
+            event = event_from_record(json.loads(text))
         except (ValueError, TypeError, KeyError) as e:  # bad UTF-8 or JSON, or not an event's fields
-            return events, Finding(expected, "stored event", f"stored position {position} cannot be read as an event: {e}")
-        if canonical(event.record()).encode() != bytes(state):
-            return events, Finding(expected, "stored event", f"stored position {position} is not the canonical form of its event")
-        events.append((position, event))
-    return events, None
+            chain.broken = Finding(expected, "stored event", f"stored position {position} cannot be read as an event: {e}")
+            continue
+        if canonical(event.record()) != text:
+            chain.broken = Finding(expected, "stored event", f"stored position {position} is not the canonical form of its event")
+        elif position != expected or event.sequence != expected:
+            chain.broken = Finding(
+                expected, "hash chain", f"expected event {expected}, found stored position {position} holding sequence {event.sequence}"
+            )
+        elif event_hash(previous, event) != event.hash:
+            chain.broken = Finding(expected, "hash chain", "hash does not match the event's content and the previous hash")
+        elif event.recorded_at <= chain.last_recorded:
+            chain.broken = Finding(
+                expected, "hash chain", f"recorded_at {event.recorded_at} is not later than the previous event's {chain.last_recorded}"
+            )
+        if chain.broken is not None:
+            continue
+        previous, chain.last_recorded = event.hash, event.recorded_at
+        chain.intact = expected
+        chain.head = Checkpoint(event.sequence, event.hash)
+        _check_append(chain, event)
+        if chain.open_append == 0:
+            chain.whole, chain.whole_recorded = event.sequence, event.recorded_at
+        if event.type == ev.PERIOD_CLOSED:
+            chain.closes.append(event)
+    if chain.open_append and chain.broken is None:
+        chain.appends.append(Finding(chain.intact + 1, "append", f"the log ends inside an append that should end at sequence {chain.open_append}"))
+    return chain
+
+
+def _check_append(chain: _Chain, event: Event) -> None:
+    """Appends are whole (SPEC §2): each event names the last sequence of its append, the same for all of it."""
+    marker = event.append_last or event.sequence  # logs written before appends were marked: one event each
+    if chain.open_append == 0:
+        if marker < event.sequence:
+            chain.appends.append(Finding(event.sequence, "append", f"its append is said to end at sequence {marker}, before it"))
+            marker = event.sequence  # taken as an append of its own, so the rest is still checked
+        chain.open_append = marker
+    elif marker != chain.open_append:
+        chain.appends.append(
+            Finding(event.sequence, "append", f"its append is said to end at sequence {marker}, not {chain.open_append}")
+        )
+    if event.sequence == chain.open_append:
+        chain.open_append = 0
+
+
+class _Prefix:
+    """The stored log up to a sequence, in the chain's order, as a read model's store: what a derivation reads.
+
+    It never reads past that sequence, so a damaged event after it is not decoded.
+    """
+
+    def __init__(self, store: EventStore, upto: int, recorded_at: str):
+        self.store = store
+        self.upto = upto
+        self._head = Head(upto, "", recorded_at)
+        self.location = store.location
+
+    def head(self) -> Head:
+        return self._head
+
+    def notifications(self, after: int = 0, limit: int = 5000) -> list[tuple[int, Event, str]]:
+        page = []
+        for version, state in self.store.raw_events(after):
+            if version > self.upto or len(page) >= limit:
+                break
+            text = bytes(state).decode()
+            page.append((version, event_from_record(json.loads(text)), text))
+        return page
 
 
 def verify(
@@ -105,27 +193,24 @@ def verify(
     models are only read (never caught up or rebuilt), so what they hold is
     evidence too.
     """
-    parsed, unreadable = read_stored_log(store.raw_events())
-    findings: list[Finding] = [unreadable] if unreadable else []
-    chain = first_break(parsed)
-    if chain is not None:
-        findings.append(Finding(chain.sequence, "hash chain", chain.message))
-    intact = [e for _, e in parsed[: (chain.sequence - 1) if chain else len(parsed)]]
-    head = Checkpoint(intact[-1].sequence, intact[-1].hash) if intact else Checkpoint(0, GENESIS)
-    result = Verification(events=len(parsed) + (1 if unreadable else 0), head=head, findings=findings)
-    result.checked.append(f"hash chain and recorded times over {len(intact)} of {result.events} stored events")
-
-    if checkpoint is not None:
-        result.findings.extend(_check_head(intact, checkpoint, f"checkpoint {checkpoint.sequence}", len(parsed)))
-        result.checked.append(f"checkpoint {checkpoint}")
-
+    chain = _chain(store)
+    result = Verification(events=chain.stored, head=chain.head, findings=[chain.broken] if chain.broken else [])
+    result.checked.append(f"hash chain and recorded times over {chain.intact} of {chain.stored} stored events")
     with tempfile.TemporaryDirectory(prefix="revledger-verify-") as folder:
-        derived, derive_problem = _derive(intact, settings, os.path.join(folder, "derived.db"))
-        if derive_problem is not None:
-            result.findings.append(derive_problem)
+        path = os.path.join(folder, "derived.db")
+        derived = ReadModel(path, _Prefix(store, chain.whole, chain.whole_recorded), settings)  # type: ignore[arg-type]
+        try:
+            derived.catch_up()
+        except StorageError as e:
+            failure = e.__cause__
+            sequence = failure.sequence if isinstance(failure, FoldError) else derived.position()[1] + 1
+            result.findings.append(Finding(sequence, "projections", str(e).split("; run")[0]))
         upto = derived.position()[1]
-        result.findings.extend(_check_closes(intact, derived, upto))
-        result.checked.append(f"{sum(1 for e in intact if e.type == ev.PERIOD_CLOSED)} period closes")
+        if checkpoint is not None:
+            result.findings.extend(_check_head(derived, checkpoint, f"checkpoint {checkpoint.sequence}", chain))
+            result.checked.append(f"checkpoint {checkpoint}")
+        result.findings.extend(_check_closes(chain, derived, upto))
+        result.checked.append(f"{len(chain.closes)} period closes")
         origin = _read_model_origin(read_model_path) if read_model_path and os.path.exists(read_model_path) else None
         if origin is None:
             result.checked.append("no stored read models to compare")
@@ -133,23 +218,30 @@ def verify(
             # revledger throws such read models away and rebuilds them on their next use
             result.checked.append("the stored read models are of another ledger or schema: not compared")
         else:
-            result.findings.extend(_check_read_model(read_model_path, derived, upto, len(intact)))  # type: ignore[arg-type]
+            derived.close()
+            result.findings.extend(_check_read_model(read_model_path, path, upto, chain.intact))  # type: ignore[arg-type]
             result.checked.append(f"stored read models against projections re-derived from {upto} events")
         derived.close()
+    result.findings.extend(chain.appends)
     return result
 
 
-def _check_head(events: list[Event], head: Checkpoint, what: str, stored: int) -> list[Finding]:
+def _hash_at(derived: ReadModel, sequence: int) -> str | None:
+    row = derived.db.execute("SELECT record FROM events WHERE sequence = ?", (sequence,)).fetchone()
+    return json.loads(row[0])["hash"] if row else None
+
+
+def _check_head(derived: ReadModel, head: Checkpoint, what: str, chain: _Chain) -> list[Finding]:
     """Does the chain still pass through ``head``? A log rewritten and re-chained from scratch does not."""
     if head.sequence == 0:
         if head.hash != GENESIS:
             return [Finding(1, what, f"names the empty log but with hash {head.hash}, not the genesis hash")]
         return []
-    if head.sequence > len(events):
-        missing = len(events) + 1
-        why = "does not hold" if stored >= head.sequence else "is missing"
+    if head.sequence > chain.intact:
+        missing = chain.intact + 1
+        why = "does not hold" if chain.stored >= head.sequence else "is missing"
         return [Finding(missing, what, f"the log must reach sequence {head.sequence}, but event {missing} {why}")]
-    found = events[head.sequence - 1].hash
+    found = _hash_at(derived, head.sequence)
     if found != head.hash:
         return [
             Finding(
@@ -162,11 +254,11 @@ def _check_head(events: list[Event], head: Checkpoint, what: str, stored: int) -
     return []
 
 
-def _check_closes(events: list[Event], derived: ReadModel, upto: int) -> list[Finding]:
+def _check_closes(chain: _Chain, derived: ReadModel, upto: int) -> list[Finding]:
     """Each close's recorded head is still on the chain, and its figures still come out of the log up to it."""
     findings = []
-    for event in events:
-        if event.type != ev.PERIOD_CLOSED or event.sequence > upto:
+    for event in chain.closes:
+        if event.sequence > upto:
             continue
         try:
             close = Close.of(event)
@@ -177,13 +269,12 @@ def _check_closes(events: list[Event], derived: ReadModel, upto: int) -> list[Fi
         if close.head.sequence >= event.sequence:
             findings.append(Finding(event.sequence, what, f"records head {close.head.sequence}, not before itself"))
             continue
-        problems = _check_head(events, close.head, what, len(events))
+        problems = _check_head(derived, close.head, what, chain)
         findings.extend(problems)
         if problems:
             continue
-        again = metrics_report(
-            derived, close.start, close.end, Knowledge(close.head.sequence, event.recorded_at), period=period_kind(close.period)
-        )
+        known = Knowledge(close.head.sequence, event.recorded_at, derived.policy_at(close.head.sequence))
+        again = metrics_report(derived, close.start, close.end, known, period=period_kind(close.period))
         if canonical(again) != canonical(close.metrics):
             findings.append(
                 Finding(close.head.sequence, what, "the figures it recorded no longer come out of the log up to its head")
@@ -191,75 +282,54 @@ def _check_closes(events: list[Event], derived: ReadModel, upto: int) -> list[Fi
     return findings
 
 
-class _Replay:
-    """A stored log already read and checked, served to a fresh read model as its notifications."""
-
-    def __init__(self, events: list[Event], page: int = 5000):
-        self._events = events
-        self.page = page
-        self.location = "(verify)"
-
-    def head(self) -> Head:
-        last = self._events[-1] if self._events else None
-        return Head(last.sequence, last.hash, last.recorded_at) if last else Head(0, GENESIS, "")
-
-    def notifications(self, after: int = 0, limit: int = 5000) -> list[tuple[int, Event]]:
-        chunk = self._events[after : after + min(limit, self.page)]
-        return [(after + i + 1, e) for i, e in enumerate(chunk)]
-
-
-def _derive(events: list[Event], settings: LedgerSettings, path: str) -> tuple[ReadModel, Finding | None]:
-    """Projections from scratch; an event that does not fold is named (replayed one at a time to find it)."""
-    replay = _Replay(events)
-    derived = ReadModel(path, replay, settings)  # type: ignore[arg-type]
-    try:
-        derived.catch_up()
-        return derived, None
-    except StorageError:
-        pass
-    replay.page = 1
-    derived._forget()  # noqa: SLF001 - the failed page was rolled back; so must its cache be
-    try:
-        derived.catch_up()
-    except StorageError as e:
-        bad = derived.position()[1] + 1
-        return derived, Finding(bad, "projections", str(e).split("; run")[0])
-    return derived, None  # pragma: no cover - it failed once, it fails again
-
-
-# Each table compared as rows of (columns …, known_from, known_to), the versioning clipped at the sequence compared.
+# Each table compared as rows of (columns …[, known_from, known_to]), the versioning clipped at the sequence compared.
 _TABLES = {
-    "events": ("sequence, event_id, customer_id, type, effective_date, recorded_at, append_last, record", None),
-    "movements": (
-        "customer_id, date, category, cause, from_cents, to_cents, amount_cents, event_ids, parts, known_from, known_to",
-        "known_from",
-    ),
-    "attributes": ("customer_id, name, value, effective_date, event_sequence, known_from, known_to", "known_from"),
+    "events": ("sequence, event_id, customer_id, type, effective_date, recorded_at, append_last, record", False),
+    "movements": ("customer_id, grain, date, category, cause, from_cents, to_cents, amount_cents, event_ids, parts", True),
+    "attributes": ("customer_id, name, value, effective_date, event_sequence", True),
+    "contributions": ("customer_id, month, " + ", ".join(CONTRIBUTION_COLUMNS), True),
 }
 
 
-def _rows(conn: sqlite3.Connection, table: str, upto: int) -> set[tuple]:
+def _select(schema: str, table: str) -> str:
     columns, versioned = _TABLES[table]
-    if versioned is None:
-        return set(conn.execute(f"SELECT {columns} FROM {table} WHERE sequence <= ?", (upto,)))
-    return {
-        (*row[:-1], row[-1] if row[-1] <= upto else CURRENT)
-        for row in conn.execute(f"SELECT {columns} FROM {table} WHERE known_from <= ?", (upto,))
-    }
+    if not versioned:
+        return f"SELECT {columns} FROM {schema}.{table} WHERE sequence <= :upto"
+    return (
+        f"SELECT {columns}, known_from, CASE WHEN known_to > :upto THEN {CURRENT} ELSE known_to END "
+        f"FROM {schema}.{table} WHERE known_from <= :upto"
+    )
 
 
-def _first_sequence(table: str, extra: set[tuple], missing: set[tuple]) -> int:
+def _except(first: str, second: str, table: str) -> str:
+    return _select(first, table) + " EXCEPT " + _select(second, table)
+
+
+def _differences(conn: sqlite3.Connection, table: str, upto: int) -> tuple[list[tuple], list[tuple]]:
+    """Rows of ``table`` stored but not derived, and derived but not stored (a few of each)."""
+    extra = conn.execute(_except("stored", "main", table) + " LIMIT 1000", {"upto": upto}).fetchall()
+    missing = conn.execute(_except("main", "stored", table) + " LIMIT 1000", {"upto": upto}).fetchall()
+    return extra, missing
+
+
+def _count(conn: sqlite3.Connection, table: str, direction: tuple[str, str], upto: int) -> int:
+    return conn.execute("SELECT count(*) FROM (" + _except(*direction, table) + ")", {"upto": upto}).fetchone()[0]
+
+
+def _first_sequence(table: str, extra: list[tuple], missing: list[tuple]) -> int:
     """The first log sequence at which two versions of a table answer differently."""
     if table == "events":
-        return min(row[0] for row in extra | missing)
+        return min(row[0] for row in extra + missing)
     candidates = []
-    stems = {"extra": {row[:-1]: row[-1] for row in extra}, "missing": {row[:-1]: row[-1] for row in missing}}
-    for row in extra | missing:
-        other = stems["missing" if row in extra else "extra"].get(row[:-1])
-        if other is not None:  # the same row, superseded at another sequence
-            candidates.append(min(row[-1], other))
-        else:
-            candidates.append(row[-2])  # known_from
+    stems = {"extra": {row[:-2]: row[-2:] for row in extra}, "missing": {row[:-2]: row[-2:] for row in missing}}
+    for side, rows in (("extra", extra), ("missing", missing)):
+        other = stems["missing" if side == "extra" else "extra"]
+        for row in rows:
+            bounds = other.get(row[:-2])
+            if bounds is not None and bounds[0] == row[-2]:  # the same row, superseded at another sequence
+                candidates.append(min(row[-1], bounds[1]))
+            else:
+                candidates.append(row[-2])  # known_from
     return min(candidates)
 
 
@@ -279,38 +349,36 @@ def _read_model_origin(path: str) -> tuple[str, int] | None:
     return (row[0], row[1]) if row else None
 
 
-def _check_read_model(path: str, derived: ReadModel, upto: int, log_length: int) -> list[Finding]:
-    """The stored read models, as far as they were caught up, against the re-derived ones."""
+def _check_read_model(path: str, derived_path: str, upto: int, log_length: int) -> list[Finding]:
+    """The stored read models, as far as they were caught up, against the re-derived ones, inside SQLite."""
     try:
-        stored = sqlite3.connect(read_only_uri(path), uri=True)
+        conn = sqlite3.connect(read_only_uri(derived_path), uri=True)
         try:
-            tracked = stored.execute("SELECT sequence FROM tracking WHERE id = 1").fetchone()[0]
+            conn.execute("ATTACH DATABASE ? AS stored", (read_only_uri(path),))
+            tracked = conn.execute("SELECT sequence FROM stored.tracking WHERE id = 1").fetchone()[0]
             findings = []
             if tracked > log_length:
                 findings.append(
-                    Finding(
-                        log_length + 1,
-                        "read models",
-                        f"were built from {tracked} events, but the log's chain holds only {log_length}",
-                    )
+                    Finding(log_length + 1, "read models",
+                            f"were built from {tracked} events, but the log's chain holds only {log_length}")
                 )
             compare_to = min(tracked, upto)
             for table in _TABLES:
-                mine = _rows(stored, table, compare_to)
-                theirs = _rows(derived.db.conn, table, compare_to)
-                if mine != theirs:
-                    extra, missing = mine - theirs, theirs - mine
+                extra, missing = _differences(conn, table, compare_to)
+                if extra or missing:
+                    stored_only = _count(conn, table, ("stored", "main"), compare_to)
+                    derived_only = _count(conn, table, ("main", "stored"), compare_to)
                     findings.append(
                         Finding(
                             _first_sequence(table, extra, missing),
                             "read models",
-                            f"table {table}: {len(extra)} stored rows are not derived from the log, "
-                            f"{len(missing)} derived rows are not stored",
+                            f"table {table}: {stored_only} stored rows are not derived from the log, "
+                            f"{derived_only} derived rows are not stored",
                         )
                     )
             return findings
         finally:
-            stored.close()
+            conn.close()
     except sqlite3.DatabaseError as e:
         return [Finding(1, "read models", f"cannot read {path}: {e}")]
 

@@ -275,15 +275,15 @@ def two_writers(location: str, tmp_path: Path, race: dict[str, str]) -> tuple[Le
     stores = open_store(location), open_store(location)
     ana = Ledger(stores[0], ReadModel(str(tmp_path / "ana.db"), stores[0]), actor="ana")
     ben = Ledger(stores[1], ReadModel(str(tmp_path / "ben.db"), stores[1]), actor="ben")
-    append = stores[0].append_stream
+    append = stores[0].append_texts
 
-    def ben_first(events):
+    def ben_first(texts, **kwargs):
         if race:
             ben.record(race.copy())
             race.clear()
-        return append(events)
+        return append(texts, **kwargs)
 
-    stores[0].append_stream = ben_first
+    stores[0].append_texts = ben_first
     return ana, ben
 
 

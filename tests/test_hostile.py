@@ -213,6 +213,8 @@ SAFE_IN_SQL = {
     "table",            # loops over constant table names
     "columns",          # column lists from constant tables
     "CURRENT",          # projections.readmodel: known_to of a row still in force, an integer constant
+    "index_name",       # projections.readmodel: the names of its own indexes, constants
+    "schema",           # projections.verify: "main" or "stored", the two read-model files it compares
 }
 
 

@@ -132,8 +132,11 @@ def test_deleting_the_last_event_is_found_by_the_read_models_or_a_checkpoint(led
     assert code == 1 and report["first_bad_sequence"] == 6
     assert report["findings"][0]["check"] == "read models"
     os.remove(ledger.db.replace(".db", ".projections.db"))
-    assert verify(ledger)[0] == 0  # nothing left to remember it …
-    code, report, _ = verify(ledger, "--checkpoint", kept)  # … but the checkpoint does
+    code, report, _ = verify(ledger)  # the log itself remembers it: its last append was to end at 6 (SPEC §2) …
+    assert code == 1 and report["findings"] == [
+        {"sequence": 6, "check": "append", "message": "the log ends inside an append that should end at sequence 6"}
+    ]
+    code, report, _ = verify(ledger, "--checkpoint", kept)  # … and so does the checkpoint
     assert code == 1 and report["first_bad_sequence"] == 6
     assert report["findings"][0]["message"] == "the log must reach sequence 6, but event 6 is missing"
 
@@ -258,9 +261,10 @@ def test_a_read_model_edited_behind_the_log_is_found(ledger):
         ).fetchone()[0]
         conn.execute("UPDATE movements SET amount_cents = 40000, to_cents = 40000 WHERE customer_id = 'beta' AND category = 'new'")
     code, report, _ = verify(ledger)
-    assert code == 1 and report["first_bad_sequence"] == known_from == 2
+    # rows are versioned per append (SPEC §2: an append is known whole): the import of 6 events ends at 6
+    assert code == 1 and report["first_bad_sequence"] == known_from == 6
     assert report["findings"][0] == {
-        "sequence": 2, "check": "read models",
+        "sequence": 6, "check": "read models",
         "message": "table movements: 1 stored rows are not derived from the log, 1 derived rows are not stored",
     }
     assert ledger("rebuild").exit_code == 0 and verify(ledger)[0] == 0

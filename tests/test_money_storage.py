@@ -213,14 +213,13 @@ def test_a_million_line_mrrs_sum_to_the_cent(tmp_path):
     line_mrrs = [Decimal(rng.randrange(1, 10**9)).scaleb(-2) for _ in range(LINES)]
     rows = ((f"c{n:07d}", "2026-01-01", "new", None, 0, to_cents(m), to_cents(m), "[]", "{}", 1, CURRENT)
             for n, m in enumerate(line_mrrs))
-    with rm.db.conn:
-        rm.db.conn.execute("BEGIN")
-        rm.db.conn.executemany(
-            "INSERT INTO movements (customer_id, date, category, cause, from_cents, to_cents, amount_cents, "
-            "event_ids, parts, known_from, known_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        rm.db.conn.execute("COMMIT")
+    rm.db.execute("BEGIN")
+    rm.db.executemany(
+        "INSERT INTO movements (customer_id, date, category, cause, from_cents, to_cents, amount_cents, "
+        "event_ids, parts, known_from, known_to, grain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        rows,
+    )
+    rm.db.execute("COMMIT")
     expected = sum(line_mrrs, Decimal(0))
     report = queries.mrr_report(rm, date(2026, 1, 31), queries.knowledge(rm, None))
     assert report["mrr"] == money_text(expected)

@@ -177,14 +177,15 @@ class StoreContract:
             pages.append(page)
             after = page[-1][0]
         seen = [item for page in pages for item in page]
-        ids = [notification_id for notification_id, _ in seen]
+        ids = [notification_id for notification_id, _, _ in seen]
         assert ids == sorted(set(ids))  # strictly increasing positions
-        assert [e.sequence for _, e in seen] == list(range(1, 13))  # every event, once, in log order
-        assert texts(e for _, e in seen) == texts(expected)
+        assert [e.sequence for _, e, _ in seen] == list(range(1, 13))  # every event, once, in log order
+        assert texts(e for _, e, _ in seen) == texts(expected)
+        assert [text for _, _, text in seen] == texts(expected)  # the stored text itself, not re-encoded
         assert len(pages) == 4
         # starting from any position gives exactly the rest
         middle = ids[6]
-        assert [e.sequence for _, e in other.notifications(after=middle)] == list(range(8, 13))
+        assert [e.sequence for _, e, _ in other.notifications(after=middle)] == list(range(8, 13))
 
     def test_events_after_a_sequence_and_the_raw_log(self, store):
         events = append(store, 6)
@@ -232,7 +233,7 @@ class StoreContract:
         )
         again = reopen()
         assert texts(again.events()) == texts(events)
-        assert texts(e for _, e in again.notifications()) == texts(events)
+        assert texts(e for _, e, _ in again.notifications()) == texts(events)
         assert first_break((p, unstored(s)) for p, s in again.raw_events()) is None
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors])
