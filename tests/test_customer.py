@@ -367,30 +367,28 @@ def test_restarting_an_open_line_or_changing_a_closed_one_is_refused():
 # -- whole-timeline consistency of backdated events (SPEC §3) ------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("late", "problem"),
-    [
-        (f"{HEAD}\nb1,cancel,2026-02-01,s1,,,,,,",
-         ("effective_date", "this backdated event would make seat_change a2 effective 2026-03-01 invalid: "
-                            "line s1 is not open on 2026-03-01")),
-        (f"{HEAD}\nb1,subscription_started,2026-04-01,s2,x,,,1.00,,",  # fine on its own…
-         None),
-    ],
-)
-def test_a_backdated_event_must_leave_every_later_event_valid(late, problem):
-    t = timeline(f"""
-        {HEAD}
-        a1,subscription_started,2026-01-01,s1,pro,10,100.00,,,
-        a2,seat_change,2026-03-01,s1,,20,,,,
-        a3,seat_change,2026-05-01,s1,,25,,,,
-        """)
+LATER_CHANGES = f"""
+    {HEAD}
+    a1,subscription_started,2026-01-01,s1,pro,10,100.00,,,
+    a2,seat_change,2026-03-01,s1,,20,,,,
+    a3,seat_change,2026-05-01,s1,,25,,,,
+    """
+
+
+def test_a_backdated_event_that_strands_a_later_change_is_refused_and_changes_nothing():
+    t = timeline(LATER_CHANGES)
     before = day_mrr(t)
-    found = added(t, late, first=4)
-    if problem is None:
-        assert found == [] and mrr(t, "2026-04-01") == "2001.00"
-    else:
-        assert found == [problem]
-        assert day_mrr(t) == before  # refused: the timeline is as it was
+    assert added(t, f"{HEAD}\nb1,cancel,2026-02-01,s1,,,,,,", first=4) == [
+        ("effective_date", "this backdated event would make seat_change a2 effective 2026-03-01 invalid: "
+                           "line s1 is not open on 2026-03-01")]
+    assert day_mrr(t) == before
+
+
+def test_a_backdated_event_that_leaves_later_events_valid_is_folded_in_between():
+    t = timeline(LATER_CHANGES)
+    assert added(t, f"{HEAD}\nb1,subscription_started,2026-04-01,s2,x,,,1.00,,", first=4) == []
+    assert day_mrr(t) == [("2026-01-01", "1000.00"), ("2026-03-01", "2000.00"), ("2026-04-01", "2001.00"),
+                          ("2026-05-01", "2501.00")]
 
 
 def test_a_backdated_start_of_a_line_that_starts_later_is_refused_naming_the_later_start():
