@@ -188,7 +188,8 @@ def build_corpus() -> list[Case]:
     add(Case("a customer_updated that sets nothing", [updated()], "-", "must set customer_name"))
     add(Case("a change that gives no term", [changed()], "-", "at least one of"))
     add(Case("a price_change that gives no price", [price_change()], "-", "must give unit_price"))
-    add(Case("a start with only a unit price", [without(started(), "quantity")], "quantity", "give quantity and unit_price"))
+    add(Case("a start with no price at all", [without(without(started(), "quantity"), "unit_price")], "quantity",
+             "give quantity and unit_price, or amount"))
 
     # Unknown fields and malformed identifiers.
     for column in ["colour", "Customer_ID", "mrr", "sequence", "hash", "recorded_at", "actor", "source"]:
@@ -394,9 +395,31 @@ def ledger(tmp_path_factory):
     return rl
 
 
-def test_the_corpus_is_large():
-    rows = len(PARAMS)
-    assert len(CORPUS) >= 200 and rows >= 400, (len(CORPUS), rows)
+def test_every_case_runs_in_each_of_its_formats_and_none_repeats_another():
+    """The refusal test below sees every case once per format; a repeated file would test nothing new."""
+    assert [(case.name, fmt) for case, fmt in (p.values for p in PARAMS)] == [
+        (case.name, fmt) for case in CORPUS for fmt in case.formats
+    ]
+    for case in CORPUS:
+        assert case.formats and set(case.formats) <= {"csv", "jsonl"}, case.name
+        assert set(case.raw) <= set(case.formats) and (case.rows or set(case.raw) == set(case.formats)), case.name
+    files: dict[tuple[str, bytes], str] = {}
+    for case, fmt in (p.values for p in PARAMS):
+        data, _ = render(case, fmt)
+        earlier = files.setdefault((fmt, data), case.name)
+        assert earlier == case.name, f"{case.name!r} is the same {fmt} file as {earlier!r}"
+
+
+MULTI_ROW = [pytest.param(case, id=case.name) for case in CORPUS if len(case.rows) > 1]
+
+
+@pytest.mark.parametrize("case", MULTI_ROW)
+def test_the_rows_before_a_cases_last_are_valid(ledger, case):
+    """A case's refusal must come from its last row: the rows before it import cleanly on their own."""
+    path = ledger.folder / "prefix.csv"
+    path.write_bytes(render(Case(case.name, case.rows[:-1]), "csv")[0])
+    result = ledger("import", str(path), "--dry-run")
+    assert result.stdout.endswith(f": {len(case.rows) - 1} events valid, 0 already recorded; nothing written (dry run)\n"), result.stdout
 
 
 @pytest.mark.parametrize("case, fmt", PARAMS)

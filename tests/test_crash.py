@@ -1,9 +1,13 @@
 """Crash safety (issue 7, item 3): an import killed with SIGKILL at random moments loses and invents nothing.
 
-After every kill: SQLite's integrity_check is ok on the ledger and its read
-models, `verify` passes (when the command exists), the stored events are a
-prefix of the file's rows (all or nothing: an import is one transaction), and
-re-running the import finishes with every event exactly once.
+Each kill is timed from the moment the import is under way (the process has
+the ledger open), so kills land while it reads, validates and appends, not
+while Python starts. After every kill: SQLite's integrity_check is ok on the
+ledger and its read models, `verify` passes (when the command exists), the
+stored events are a prefix of the file's rows (all or nothing: an import is
+one transaction), and re-running the import finishes with every event exactly
+once. At least one kill must have caught an import under way with nothing
+committed, or the test has not tested a crash.
 """
 
 from __future__ import annotations
@@ -58,6 +62,44 @@ def integrity(path: str) -> str:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+def has_open(pid: int, path: str) -> bool:
+    """Whether process ``pid`` has the file at ``path`` open (Linux /proc)."""
+    target = os.path.realpath(path)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def start_import(db: Path, source: Path, folder: Path) -> tuple[subprocess.Popen, float | None]:
+    """Start `revledger import` and wait until it is under way: how long until it had the ledger open (None: it never did)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [installed_revledger(), "--db", str(db), "import", str(source)],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    while proc.poll() is None:
+        if has_open(proc.pid, str(db)):
+            return proc, time.monotonic() - started
+        time.sleep(0.001)
+    return proc, None
+
+
+def stored_count(path: str) -> int:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1) as conn:
+            return conn.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def has_verify() -> bool:
     import typer.main
 
@@ -68,7 +110,10 @@ def has_verify() -> bool:
 
 @pytest.fixture(scope="module")
 def workload(tmp_path_factory):
-    """The file, an empty ledger to copy, and one uninterrupted import: the events expected and how long it takes."""
+    """The file, an empty ledger to copy, and one uninterrupted import: the events expected, and how long
+    the import runs once under way."""
+    if not os.path.isdir(f"/proc/{os.getpid()}/fd"):
+        pytest.skip("needs /proc to see when an import is under way")
     folder = tmp_path_factory.mktemp("crash")
     source = folder / "big.csv"
     ids = large_file(source, ROWS_WANTED)
@@ -76,13 +121,20 @@ def workload(tmp_path_factory):
     assert run_installed("--db", str(empty), "init", cwd=folder).exit_code == 0
     reference = folder / "reference.db"
     shutil.copy(empty, reference)
-    started = time.monotonic()
-    done = run_installed("--db", str(reference), "import", str(source), cwd=folder)
-    took = time.monotonic() - started
-    assert done.exit_code == 0, done.stderr
+    proc, opened = start_import(reference, source, folder)
+    assert opened is not None, "the import never had the ledger open"
+    under_way = time.monotonic()
+    committed = None
+    while proc.poll() is None:
+        if committed is None and stored_count(str(reference)) == len(ids):
+            committed = time.monotonic() - under_way
+        time.sleep(0.002)
+    assert proc.returncode == 0
+    took = time.monotonic() - under_way
+    committed = took if committed is None else committed
     events = run_installed("--db", str(reference), "log", "--format", "json", cwd=folder).json()
     assert [e["event_id"] for e in events] == ids
-    return folder, source, empty, events, took
+    return folder, source, empty, events, committed, took
 
 
 def content(event: dict) -> dict:
@@ -108,21 +160,21 @@ def test_the_event_store_uses_wal_with_full_sync(rl):
 
 @pytest.mark.slow
 def test_an_import_killed_at_random_moments_loses_and_duplicates_nothing(workload):
-    folder, source, empty, expected, took = workload
+    folder, source, empty, expected, committed, took = workload
     rng = random.Random(SEED)
     verify = has_verify()
-    outcomes = {"nothing": 0, "everything": 0}
+    outcomes = {"killed mid-import": 0, "killed after the commit": 0, "finished first": 0}
     for kill in range(KILLS):
         where = f"kill {kill + 1}/{KILLS} (seed {SEED}; set REVLEDGER_CRASH_SEED to repeat)"
         db = folder / f"killed-{kill}.db"
         shutil.copy(empty, db)
-        proc = subprocess.Popen(
-            [installed_revledger(), "--db", str(db), "import", str(source)],
-            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.02, took * 1.1))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc, opened = start_import(db, source, folder)
+        assert opened is not None, f"{where}: the import ended before it had the ledger open"
+        # every other kill before the point where the reference run committed, the rest while it caught up its read models or after
+        time.sleep(rng.uniform(0, committed) if kill % 2 == 0 else rng.uniform(committed, took * 1.1))
+        proc.send_signal(signal.SIGKILL)  # (a no-op when the import has already finished)
+        returncode = proc.wait()
+        assert returncode in (0, -signal.SIGKILL), f"{where}: the import failed by itself ({returncode})"
 
         assert integrity(str(db)) == "ok", where
         read_models = default_path(str(db))
@@ -135,7 +187,11 @@ def test_an_import_killed_at_random_moments_loses_and_duplicates_nothing(workloa
         events = stored.json()
         assert [content(e) for e in events] == [content(e) for e in expected[: len(events)]], where
         assert len(events) in (0, len(expected)), f"{where}: an import is one transaction, yet {len(events)} were kept"
-        outcomes["nothing" if not events else "everything"] += 1
+        assert returncode != 0 or events, f"{where}: the import exited 0 yet kept nothing"
+        if returncode == 0:
+            outcomes["finished first"] += 1
+        else:  # killed before its one transaction committed (nothing kept), or after (everything)
+            outcomes["killed mid-import" if not events else "killed after the commit"] += 1
         if verify:
             checked = rl("verify", ok=False)
             assert checked.exit_code == 0, f"{where}: {checked.stdout}{checked.stderr}"
@@ -152,3 +208,4 @@ def test_an_import_killed_at_random_moments_loses_and_duplicates_nothing(workloa
                 if os.path.exists(path + suffix):
                     os.remove(path + suffix)
     print(f"\n{KILLS} kills of a {len(expected)}-event import (seed {SEED}): {outcomes}")
+    assert outcomes["killed mid-import"] >= 1, f"no kill landed while the import was under way (seed {SEED}): {outcomes}"

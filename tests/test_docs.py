@@ -79,7 +79,9 @@ def test_every_console_example_works_as_written(doc: Path, tmp_path: Path, monke
         got = result.stdout + result.stderr
         where = f"{step.doc}:{step.line}: $ {step.command}"
         expects_failure = any(line.startswith("revledger: ") for line in step.expected.splitlines())
-        if not expects_failure:
+        if expects_failure:  # the docs show a refusal: it must be one, not a success that prints the same words
+            assert result.exit_code != 0, f"{where}\nexit 0\n{got}"
+        else:
             assert result.exit_code == 0, f"{where}\nexit {result.exit_code}\n{got}"
         want = step.expected.rstrip("\n") + "\n" if step.expected.strip() else ""
         if want and not CHECKER.check_output(want, got.rstrip("\n") + "\n", OPTIONS):

@@ -209,21 +209,50 @@ def test_an_empty_ledger_and_a_range_before_any_event_list_every_period_with_zer
     assert metrics(rl, "2020-01-01", "2020-01-31", "--by", "segment") == []
 
 
+READS = (
+    ("metrics", "--from", "2026-01-01", "--to", "2026-03-31"),
+    ("metrics", "--from", "2026-01-01", "--to", "2026-03-31", "--by", "segment"),
+)
+
+
+def printed(rl: Revledger, *extra: str) -> dict:
+    """What each metrics read prints, in every format."""
+    return {(read, fmt): rl(*read, "--format", fmt, *extra).stdout for read in READS for fmt in ("table", "json", "csv")}
+
+
 def test_known_at_shows_what_was_known_then(rl):
     rl("import", rl.write("a.csv", LEDGER))
-    before = rl("metrics", "--from", "2026-01-01", "--to", "2026-03-31", "--format", "json").json()
-    rl("record", "void", "--customer", "bob", "--date", "2026-02-10", "--target", "b2", "--reason", "did not leave",
-       ok=False)
+    imported_at = rl.events()[-1]["recorded_at"]
+    before = printed(rl)
+    # bob never left: his cancel and his restart were keyed by mistake (the restart first, or the
+    # cancel's void would leave the restart starting a line that is still open)
     log = rl.events()
-    known_at = log[-1]["recorded_at"]
+    [restart] = [e["event_id"] for e in log if (e["customer_id"], e["type"], e["effective_date"])
+                 == ("bob", "subscription_started", "2026-03-01")]
+    [cancel] = [e["event_id"] for e in log if (e["customer_id"], e["type"]) == ("bob", "cancel")]
+    rl("record", "void", "--event", restart, "--reason", "did not come back: never left")
+    rl("record", "void", "--event", cancel, "--reason", "did not leave")
+    voids = rl.events()[-2:]
+    assert [(v["type"], v["target_event_id"]) for v in voids] == [("void", restart), ("void", cancel)]
+    voided_at = voids[-1]["recorded_at"]
+    _, feb, mar = metrics(rl, "2026-01-01", "2026-03-31")
+    # bob keeps his 300.00 throughout: no churn in February, no reactivation in March
+    assert (feb["bridge"]["churn"], feb["bridge"]["new"], feb["closing_mrr"]) == ("0.00", "200.00", "1700.00")
+    assert (mar["bridge"]["reactivation"], mar["customers"]["reactivated"], mar["closing_mrr"]) == ("0.00", 0, "1700.00")
+    after_voids = printed(rl)
     rl("record", "price_change", "--customer", "acme", "--date", "2026-01-10", "--subscription", "s1", "--unit-price", "90")
-    now = metrics(rl, "2026-01-01", "2026-03-31")
-    assert now[0]["closing_mrr"] == "1200.00"  # 10 × 90 + 300
-    then = rl("metrics", "--from", "2026-01-01", "--to", "2026-03-31", "--format", "json", "--known-at", known_at).json()
-    assert then == before
-    for fmt in ("table", "json", "csv"):
-        args = ("metrics", "--from", "2026-01-01", "--to", "2026-03-31", "--by", "segment", "--format", fmt, "--known-at", known_at)
-        assert rl(*args).stdout == rl(*args).stdout
+    jan, feb, _ = metrics(rl, "2026-01-01", "2026-03-31")
+    assert jan["closing_mrr"] == "1200.00"  # 10 × 90 + 300
+    assert feb["closing_mrr"] == "1580.00"  # 12 × 90 + 300 + 200
+    now = printed(rl)
+    # as known at each earlier moment: the very bytes printed then, in every format
+    assert printed(rl, "--known-at", imported_at) == before
+    assert printed(rl, "--known-at", voided_at) == after_voids
+    for read in before:
+        assert now[read] != before[read] and now[read] != after_voids[read] and after_voids[read] != before[read], read
+    then = json.loads(before[(READS[0], "json")])
+    assert then["known_at"] == imported_at
+    assert [p["closing_mrr"] for p in then["periods"]] == ["1300.00", "1400.00", "1650.00"]
 
 
 def test_table_and_csv_read_like_a_finance_report(rl):

@@ -233,10 +233,100 @@ def test_rebuild_gives_byte_identical_output_for_every_command(rl):
     assert _outputs(rl, "--known-at", rl.events()[4]["recorded_at"]) == before_then
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
-def test_reads_on_an_empty_ledger(rl, fmt):
-    assert rl("mrr", "--as-of", "2026-01-01", "--format", fmt).exit_code == 0
-    assert rl("movements", "--from", "2026-01-01", "--to", "2026-01-31", "--format", fmt).exit_code == 0
+EMPTY_PERIOD = {
+    "group": None, "opening_mrr": "0.00", "closing_mrr": "0.00", "arr": "0.00",
+    "bridge": {"new": "0.00", "expansion": "0.00", "contraction": "0.00", "churn": "0.00", "reactivation": "0.00",
+               "net_new": "0.00"},
+    "retention": {"expansion": "0.00", "contraction": "0.00", "churn": "0.00", "nrr": None, "grr": None,
+                  "expansion_rate": None, "contraction_rate": None, "churn_rate": None},
+    "customers": {"opening": 0, "closing": 0, "new": 0, "reactivated": 0, "churned": 0, "logo_churn_rate": None},
+    "causes": {"expansion": {}, "contraction": {}},
+    "arpa": None, "quick_ratio": None, "expansion_share": None,
+}
+JANUARY, FEBRUARY = ("2026-01-01", "2026-01-31"), ("2026-02-01", "2026-02-28")
+
+
+def test_reads_on_an_empty_ledger_as_json(rl):
+    """Nothing recorded: zero MRR, no movements, every period listed with zeros and null ratios, known_at null."""
+    mrr_report = {"as_of": "2026-01-01", "known_at": None, "currency": "USD", "mrr": "0.00", "arr": "0.00", "customers": 0}
+    assert rl("mrr", "--as-of", "2026-01-01", "--format", "json").json() == mrr_report
+    assert rl("mrr", "--as-of", "2026-01-01", "--by", "segment", "--format", "json").json() == {**mrr_report, "groups": []}
+    assert rl("mrr", "--as-of", "2026-01-01", "--customer", "acme", "--format", "json").json() == {**mrr_report, "lines": []}
+    assert rl("movements", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json").json() == []
+    assert rl("log", "--format", "json").json() == []
+    assert rl("metrics", "--from", "2026-01-01", "--to", "2026-02-28", "--format", "json").json() == {
+        "currency": "USD", "known_at": None,
+        "periods": [{"start": s, "end": e, **EMPTY_PERIOD} for s, e in (JANUARY, FEBRUARY)],
+    }
+    # with --by, a group is listed only where it has MRR or a movement: none here
+    assert rl("metrics", "--from", "2026-01-01", "--to", "2026-01-31", "--by", "segment", "--format", "json").json() == {
+        "currency": "USD", "known_at": None, "periods": [],
+    }
+    assert rl("cohorts", "--from", "2026-01-01", "--to", "2026-02-28", "--format", "json").json() == {
+        "currency": "USD", "known_at": None, "cohorts": [],
+    }
+    assert rl("explain", "bridge.new", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json").json() == {
+        "metric": "bridge.new", "start": "2026-01-01", "end": "2026-01-31", "group": None, "currency": "USD",
+        "known_at": None, "value": "0.00", "items": [],
+    }
+    assert rl("restatements", "--format", "json").json() == {"currency": "USD", "known_at": None, "restatements": []}
+
+
+def test_reads_on_an_empty_ledger_as_csv(rl):
+    """A header and nothing else where there are no rows; zeros and empty (null) cells where there are."""
+    def csv(*read: str) -> list[str]:
+        return rl(*read, "--format", "csv").stdout.splitlines()
+
+    assert csv("mrr", "--as-of", "2026-01-01") == ["as_of,known_at,currency,mrr,arr,customers", "2026-01-01,,USD,0.00,0.00,0"]
+    assert csv("movements", "--from", "2026-01-01", "--to", "2026-01-31") == [
+        "date,customer_id,category,cause,from_mrr,to_mrr,amount,event_ids"
+    ]
+    header, *rows = csv("metrics", "--from", "2026-01-01", "--to", "2026-02-28")
+    columns = header.split(",")
+    assert columns[:6] == ["start", "end", "group", "opening_mrr", "closing_mrr", "arr"]
+    assert not [c for c in columns if c.startswith("causes.")]  # no cause had an amount
+    periods = [dict(zip(columns, row.split(","))) for row in rows]
+    assert [(p["start"], p["end"]) for p in periods] == [JANUARY, FEBRUARY]
+    for p in periods:
+        assert {p[c] for c in columns if c.startswith(("bridge.", "retention.")) and not c.endswith(("rr", "_rate"))} == {"0.00"}
+        assert {p[c] for c in ("retention.nrr", "retention.grr", "customers.logo_churn_rate", "arpa", "quick_ratio",
+                               "expansion_share", "group")} == {""}
+        assert [p[c] for c in ("opening_mrr", "closing_mrr", "customers.opening", "customers.closing")] == [
+            "0.00", "0.00", "0", "0"]
+    assert len(csv("log")) == 1 and csv("log")[0].startswith("sequence,event_id,type,customer_id,effective_date,")
+    assert csv("cohorts", "--from", "2026-01-01", "--to", "2026-02-28") == [
+        "cohort,customers,mrr_0,k,month,as_of,mrr,nrr,active,logo_retention,contraction,contraction_rate"
+    ]
+    assert csv("restatements") == ["period,closed_at,metric,closed,now,difference,events"]
+
+
+def test_reads_on_an_empty_ledger_as_tables(rl):
+    """Each table says the ledger is empty (no \"as known at\": nothing is known yet) and shows zeros or (none)."""
+    out = rl("mrr", "--as-of", "2026-01-01").stdout.splitlines()
+    assert out[0] == "MRR on 2026-01-01 (USD), empty ledger"
+    assert out[1].split() == ["MRR", "ARR", "customers"] and out[-1].split() == ["0.00", "0.00", "0"]
+    out = rl("movements", "--from", "2026-01-01", "--to", "2026-01-31").stdout.splitlines()
+    assert out[0] == "Movements 2026-01-01 – 2026-01-31 (USD), empty ledger" and out[-1] == "(none)"
+    out = rl("metrics", "--from", "2026-01-01", "--to", "2026-02-28").stdout.splitlines()
+    assert out[0] == "Metrics by month (USD), empty ledger" and out[1].split() == ["2026-01", "2026-02"]
+    rows = {line[:26].strip(): line[26:].split() for line in out[3:] if line.strip()}
+    assert rows["Opening MRR"] == rows["Closing MRR"] == rows["= Net new MRR"] == rows["ARR"] == ["0.00", "0.00"]
+    assert rows["Customers at closing"] == ["0", "0"]
+    assert rows["Net revenue retention"] == rows["Logo churn rate"] == rows["Quick ratio"] == ["n/a", "n/a"]
+    out = rl("log").stdout.splitlines()
+    assert out[0] == "Event log (0 events), empty ledger" and out[-1] == "(none)"
+    out = rl("cohorts", "--from", "2026-01-01", "--to", "2026-02-28").stdout.splitlines()
+    assert out == ["Cohorts by month of first revenue (USD), empty ledger", "(no cohorts in that range)"]
+    assert rl("restatements").stdout.strip() == "no closed period is restated, empty ledger"
+    out = rl("explain", "bridge.new", "--from", "2026-01-01", "--to", "2026-01-31").stdout.splitlines()
+    assert out[0] == "bridge.new 2026-01-01 – 2026-01-31 (USD), empty ledger: 0.00 from 0 customers"
+
+
+@pytest.mark.xfail(strict=True, reason="a null ARPA prints as a blank cell in the metrics table; every other null figure prints n/a")
+def test_a_null_arpa_reads_n_a_in_the_table(rl):
+    out = rl("metrics", "--from", "2026-01-01", "--to", "2026-01-31").stdout.splitlines()
+    [arpa] = [line for line in out if line.startswith("ARPA")]
+    assert arpa.split() == ["ARPA", "n/a"]
 
 
 def test_read_models_of_a_ledger_re_created_at_the_same_path_are_rebuilt(tmp_path):
