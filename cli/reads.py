@@ -78,7 +78,8 @@ def mrr(
 
     def csv():
         rows = report.get("groups") or report.get("lines") or [report]
-        return rows, (list(rows[0].keys()) if rows else ["group", "mrr", "arr", "customers"])
+        keys = [k for k in rows[0] if k not in ("policy", "preview")] if rows else ["group", "mrr", "arr", "customers"]
+        return rows, keys
 
     def text() -> str:
         out = [table([report], MRR_COLUMNS, f"MRR on {report['as_of']} ({report['currency']}){known_suffix(k)}")]

@@ -109,9 +109,11 @@ def mrr_report(
     """MRR, ARR and active customers on ``as_of`` (SPEC §11 `mrr --format json`)."""
     per_customer = customer_mrr_cents(rm, as_of, k.sequence, customer)
     total = sum(per_customer.values())
+    header = report_header(rm, k)
     report: dict[str, Any] = {
         "as_of": as_of.isoformat(),
-        **report_header(rm, k),
+        "known_at": header.pop("known_at"),
+        **header,
         "mrr": money_text(from_cents(total)),
         "arr": money_text(from_cents(12 * total)),
         "customers": sum(1 for cents in per_customer.values() if cents > 0),

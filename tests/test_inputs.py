@@ -166,7 +166,7 @@ def test_unknown_columns_and_bad_attribute_names_are_named():
     for name in ("attr.", "attr.é", "attr.a;b", "attr." + "x" * 65):
         assert parse_row(but(UPDATED, **{name: "x"}))[1] == [
             (name, "is not a valid attribute name (attr.NAME, letters, digits, _ . -)")]
-    for name in ("sequence", "hash", "recorded_at", "actor", "source", "Customer_ID", "cause"):
+    for name in ("sequence", "hash", "recorded_at", "actor", "source", "Customer_ID", "append_last"):
         assert parse_row(but(SEAT_CHANGE, **{name: "x"}))[1] == [(name, f"unknown field {name!r}")]
 
 

@@ -248,28 +248,34 @@ JANUARY, FEBRUARY = ("2026-01-01", "2026-01-31"), ("2026-02-01", "2026-02-28")
 
 def test_reads_on_an_empty_ledger_as_json(rl):
     """Nothing recorded: zero MRR, no movements, every period listed with zeros and null ratios, known_at null."""
-    mrr_report = {"as_of": "2026-01-01", "known_at": None, "currency": "USD", "mrr": "0.00", "arr": "0.00", "customers": 0}
+    policy = {"churn_recognition": "cancel_date", "reactivation_grace_days": 0, "movement_grain": "day"}
+    mrr_report = {"as_of": "2026-01-01", "known_at": None, "currency": "USD", "policy": policy,
+                  "mrr": "0.00", "arr": "0.00", "customers": 0}
     assert rl("mrr", "--as-of", "2026-01-01", "--format", "json").json() == mrr_report
     assert rl("mrr", "--as-of", "2026-01-01", "--by", "segment", "--format", "json").json() == {**mrr_report, "groups": []}
     assert rl("mrr", "--as-of", "2026-01-01", "--customer", "acme", "--format", "json").json() == {**mrr_report, "lines": []}
-    assert rl("movements", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json").json() == []
+    assert rl("movements", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json").json() == {
+        "currency": "USD", "known_at": None, "policy": policy, "movements": [],
+    }
     assert rl("log", "--format", "json").json() == []
     assert rl("metrics", "--from", "2026-01-01", "--to", "2026-02-28", "--format", "json").json() == {
-        "currency": "USD", "known_at": None,
+        "currency": "USD", "known_at": None, "policy": policy,
         "periods": [{"start": s, "end": e, **EMPTY_PERIOD} for s, e in (JANUARY, FEBRUARY)],
     }
     # with --by, a group is listed only where it has MRR or a movement: none here
     assert rl("metrics", "--from", "2026-01-01", "--to", "2026-01-31", "--by", "segment", "--format", "json").json() == {
-        "currency": "USD", "known_at": None, "periods": [],
+        "currency": "USD", "known_at": None, "policy": policy, "periods": [],
     }
     assert rl("cohorts", "--from", "2026-01-01", "--to", "2026-02-28", "--format", "json").json() == {
-        "currency": "USD", "known_at": None, "cohorts": [],
+        "currency": "USD", "known_at": None, "policy": policy, "cohorts": [],
     }
     assert rl("explain", "bridge.new", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json").json() == {
         "metric": "bridge.new", "start": "2026-01-01", "end": "2026-01-31", "group": None, "currency": "USD",
-        "known_at": None, "value": "0.00", "items": [],
+        "known_at": None, "policy": policy, "value": "0.00", "items": [],
     }
-    assert rl("restatements", "--format", "json").json() == {"currency": "USD", "known_at": None, "restatements": []}
+    assert rl("restatements", "--format", "json").json() == {
+        "currency": "USD", "known_at": None, "policy": policy, "restatements": [],
+    }
 
 
 def test_reads_on_an_empty_ledger_as_csv(rl):

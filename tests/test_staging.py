@@ -165,8 +165,7 @@ def test_closing_leaves_nothing_behind_even_after_an_error(kind, tmp_path):
     "which",
     [
         pytest.param(in_memory, id="Drafts"),
-        pytest.param(on_disk, id="StagedDrafts", marks=pytest.mark.xfail(
-            strict=True, reason="StagedDrafts inherits find_position, which reads the in-memory list it never fills")),
+        pytest.param(on_disk, id="StagedDrafts"),
     ],
 )
 def test_find_position_gives_the_draft_at_a_position(which, tmp_path):
