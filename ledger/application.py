@@ -21,7 +21,7 @@ from ledger.customer import Timeline
 from ledger.errors import Problem, RejectedError, StorageError, UsageError
 from ledger.events import Event, canonical, derive_event_id, event_from_record, record_fragments, same_content
 from ledger.files import read_file
-from ledger.inputs import parse_row, shape_problems, to_event
+from ledger.inputs import fast_event, parse_row, shape_problems, to_event
 from ledger.locks import PeriodLock, lock_on, period_locks
 from ledger.retry import Retry, with_retries
 from ledger.integrity import chain_text
@@ -215,14 +215,18 @@ class Ledger:
     def _stage(self, rows: Iterable[tuple[int, dict[str, Any]]], name: str, problems: list[Problem], drafts: Batch) -> Batch:
         """Check each row's form and stage it; a void takes its customer and date from its target here."""
         self.history.catch_up()
+        settings = self.settings
         for position, (line, cells) in enumerate(rows):
-            row, found = parse_row(cells)
-            if row is not None:
-                found = shape_problems(row, self.settings)
-            if not found:
-                event = to_event(row)
-                if event.type == ev.VOID:
-                    event = self._fill_void(event, drafts, found)
+            event = fast_event(cells, settings)
+            found: list[tuple[str, str]] = []
+            if event is None:  # not plainly well formed: the detailed check decides, naming every problem
+                row, found = parse_row(cells)
+                if row is not None:
+                    found = shape_problems(row, settings)
+                if not found:
+                    event = to_event(row)
+            if not found and event is not None and event.type == ev.VOID:
+                event = self._fill_void(event, drafts, found)
             if found:
                 problems.extend(Problem(name, line, field, message) for field, message in found)
                 continue

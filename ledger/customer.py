@@ -101,6 +101,7 @@ class Day:
     date: date
     events: list[Event] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    ended: list[Effect] = field(default_factory=list)  # lines a cancel ended that earned nothing (for term_end)
     mrr: Decimal = ZERO
     active_before: bool = False  # MRR > 0 at the end of some earlier day
 
@@ -240,6 +241,8 @@ class Timeline:
                     effect = Effect(event, new.subscription_id, cause, new.mrr - old_mrr)
                 day.effects.append(effect)
                 moved = True
+            elif event.type == ev.CANCEL:  # a zero-priced line: no MRR moves, but the cancel still has a term end
+                day.ended.append(Effect(event, new.subscription_id, LINE_REMOVED, ZERO, old.anchor, old.billing_months))
         if moved:
             day.mrr = sum((line.mrr for line in self.lines.values()), ZERO)
         return []

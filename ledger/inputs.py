@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from typing_extensions import TypedDict
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, TypeAdapter, ValidationError
 
 from ledger import events as ev
 from ledger.clock import parse_date
@@ -200,10 +203,19 @@ def parse_row(raw: dict[str, Any]) -> tuple[EventRow | None, list[tuple[str, str
 
 def shape_problems(row: EventRow, settings: LedgerSettings) -> list[tuple[str, str]]:
     """Which fields this event type requires and refuses (SPEC §3)."""
-    kind = row.type
-    given = {name for name in FIELD_NAMES if getattr(row, name) is not None}
+    given = frozenset(name for name in FIELD_NAMES if getattr(row, name) is not None)
+    return list(_shape(row.type, given, frozenset(row.attrs), row.currency, row.cause, settings))
+
+
+@lru_cache(maxsize=4096)
+def _shape(
+    kind: str, given: frozenset[str], attrs: frozenset[str], currency: str | None, cause: str | None,
+    settings: LedgerSettings,
+) -> tuple[tuple[str, str], ...]:
+    """The shape rules of SPEC §3, which depend only on which fields are given (and the currency and cause):
+    a file's rows share a few shapes, so each is judged once."""
     terms = given & set(ev.TERM_FIELDS)
-    attributes = (given & set(ev.NAMED_ATTRIBUTES)) | set(row.attrs)
+    attributes = (given & set(ev.NAMED_ATTRIBUTES)) | attrs
     problems: list[tuple[str, str]] = []
 
     def require(*names: str) -> None:
@@ -248,11 +260,11 @@ def shape_problems(row: EventRow, settings: LedgerSettings) -> list[tuple[str, s
         if kind == ev.PRICE_CHANGE and {"unit_price", "amount"} <= given:
             problems.append(("amount", "a line is priced either per seat (unit_price) or by amount, not both"))
 
-    if row.cause is not None:
+    if cause is not None:
         if kind not in _STATES_CAUSE:
             problems.append(("cause", f"only {', '.join(_STATES_CAUSE)} state a cause, not {kind}"))
-        elif kind == ev.PRICE_CHANGE and row.cause != "price":
-            problems.append(("cause", f"a price_change changes the price, so its cause can only be price, not {row.cause}"))
+        elif kind == ev.PRICE_CHANGE and cause != "price":
+            problems.append(("cause", f"a price_change changes the price, so its cause can only be price, not {cause}"))
     if attributes and kind != ev.CUSTOMER_UPDATED:
         for name in sorted(attributes):
             problems.append((name, f"customer attributes are set by customer_updated, not {kind}"))
@@ -260,11 +272,11 @@ def shape_problems(row: EventRow, settings: LedgerSettings) -> list[tuple[str, s
         problems.append(("subscription_id", f"a {kind} does not name a subscription line"))
     if kind != ev.VOID and "target_event_id" in given:
         problems.append(("target_event_id", "only a void names a target event"))
-    if row.currency is not None and settings.rate(row.currency) is None:
+    if currency is not None and settings.rate(currency) is None:
         problems.append(
-            ("currency", f"{row.currency} is not the ledger currency ({settings.currency}) and the ledger has no rate for it")
+            ("currency", f"{currency} is not the ledger currency ({settings.currency}) and the ledger has no rate for it")
         )
-    return problems
+    return tuple(problems)
 
 
 def to_event(row: EventRow) -> Event:
@@ -293,4 +305,112 @@ def to_event(row: EventRow) -> Event:
     )
     if not event.event_id and row.type != ev.VOID:
         event = event.with_record(event_id=derive_event_id(event))
+    return event
+
+
+# -- the fast path ---------------------------------------------------------------------------
+#
+# Most rows are well formed. pydantic checks their form natively (patterns and lengths, no
+# Python per field), the shape rules come from the cache above, and the event is built
+# directly. The path is stricter than the detailed one: any row it does not accept goes through
+# ``parse_row`` and ``shape_problems``, which decide, and name every problem.
+
+_FastId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=r"^\S(?:.*\S)?$")]
+_FastText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+_FastDay = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+_FastMoney = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(?:\.\d{0,6})?$")]
+_FastWhole = Annotated[str, StringConstraints(pattern=r"^\d{1,9}$")]
+
+
+class _FastRow(TypedDict, total=False):
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc] - attr.NAME columns, checked below
+
+    event_id: _FastId
+    type: Literal[ev.EVENT_TYPES]  # type: ignore[valid-type]
+    customer_id: _FastId
+    effective_date: _FastDay
+    subscription_id: _FastId
+    plan: _FastText
+    quantity: _FastWhole
+    unit_price: _FastMoney
+    amount: _FastMoney
+    billing_months: _FastWhole
+    discount_pct: _FastMoney
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    cause: Literal[ev.STATED_CAUSES]  # type: ignore[valid-type]
+    reason: _FastText
+    note: _FastText
+    target_event_id: _FastId
+    restatement: _FastText
+    customer_name: _FastText
+    segment: _FastText
+    channel: _FastText
+    region: _FastText
+
+
+_FAST = TypeAdapter(_FastRow)
+_KNOWN = frozenset(FIELD_NAMES)
+_HUNDRED = Decimal(100)
+
+
+def fast_event(cells: dict[str, Any], settings: LedgerSettings) -> Event | None:
+    """The draft event of a well-formed row, or None: then ``parse_row`` decides, and says why."""
+    try:
+        data = _FAST.validate_python(cells)
+    except ValidationError:
+        return None
+    extra = data.keys() - _KNOWN
+    attributes: list[tuple[str, str]] = []
+    if extra:
+        for key in extra:
+            value = data[key]
+            if not (type(value) is str and len(value) <= MAX_TEXT and _ATTR_NAME.fullmatch(key)):
+                return None
+            attributes.append((key, value))
+    kind = data.get("type")
+    if kind is None:
+        return None
+    given = frozenset(data.keys() - extra)
+    if _shape(kind, given, frozenset(extra), data.get("currency"), data.get("cause"), settings):
+        return None
+    try:
+        day = date.fromisoformat(data["effective_date"]) if "effective_date" in data else date.min
+    except ValueError:
+        return None
+    quantity = data.get("quantity")
+    months = data.get("billing_months")
+    discount = data.get("discount_pct")
+    if months is not None and int(months) < 1:
+        return None
+    if discount is not None:
+        discount = Decimal(discount)
+        if discount > _HUNDRED:
+            return None
+    unit_price = data.get("unit_price")
+    amount = data.get("amount")
+    for name in ev.NAMED_ATTRIBUTES:
+        if name in data:
+            attributes.append((name, data[name]))
+    event = Event(
+        event_id=data.get("event_id", ""),
+        type=kind,
+        customer_id=data.get("customer_id", ""),
+        effective_date=day,
+        subscription_id=data.get("subscription_id"),
+        plan=data.get("plan"),
+        quantity=None if quantity is None else int(quantity),
+        unit_price=None if unit_price is None else Decimal(unit_price),
+        amount=None if amount is None else Decimal(amount),
+        billing_months=None if months is None else int(months),
+        discount_pct=discount,
+        currency=data.get("currency"),
+        cause=data.get("cause"),
+        reason=data.get("reason"),
+        note=data.get("note"),
+        target_event_id=data.get("target_event_id"),
+        restatement=data.get("restatement"),
+        attributes=tuple(sorted(attributes)),
+    )
+    if not event.event_id and kind != ev.VOID:
+        event = event._replace(event_id=derive_event_id(event))
     return event

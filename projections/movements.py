@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ledger import events as ev
-from ledger.customer import MIXED, Timeline
-from ledger.money import ZERO
 
 NEW = "new"
 EXPANSION = "expansion"
@@ -16,7 +13,6 @@ CONTRACTION = "contraction"
 CHURN = "churn"
 REACTIVATION = "reactivation"
 CATEGORIES = (NEW, EXPANSION, CONTRACTION, CHURN, REACTIVATION)
-_NOT_LISTED = (ev.CUSTOMER_UPDATED, ev.VOID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,34 +49,3 @@ def classify(from_mrr: Decimal, to_mrr: Decimal, was_active: bool) -> str:
     if to_mrr == 0:
         return CHURN
     return EXPANSION if to_mrr > from_mrr else CONTRACTION
-
-
-def movements(timeline: Timeline, since: date | None = None) -> dict[date, Movement]:
-    """The customer's movements on or after ``since`` (all of them when None)."""
-    result: dict[date, Movement] = {}
-    days = timeline.days
-    for i, day in enumerate(days):
-        if since is not None and day.date < since:
-            continue
-        previous = days[i - 1] if i else None
-        from_mrr = previous.mrr if previous else ZERO
-        if day.mrr == from_mrr:
-            continue
-        category = classify(from_mrr, day.mrr, previous.ever_active if previous else False)
-        totals: dict[str, Decimal] = {}
-        for effect in day.effects:
-            totals[effect.cause] = totals.get(effect.cause, ZERO) + effect.delta
-        cause = None
-        if category in (EXPANSION, CONTRACTION):
-            cause = next(iter(totals)) if len(totals) == 1 else MIXED
-        result[day.date] = Movement(
-            customer_id=timeline.customer_id,
-            date=day.date,
-            category=category,
-            cause=cause,
-            from_mrr=from_mrr,
-            to_mrr=day.mrr,
-            event_ids=tuple(e.event_id for e in day.events if e.type not in _NOT_LISTED),
-            parts=tuple(sorted(totals.items())),
-        )
-    return result

@@ -65,17 +65,20 @@ def term_end(anchor: date, months: int, cancel: date) -> date:
 
 
 def _landings(timeline: Timeline, policy: Policy) -> list[tuple[date, Effect]]:
-    """Every line change with the day it lands on: its own day, or a cancel's term end under ``term_end``."""
+    """Every line change with the day it lands on: its own day, or a cancel's term end under ``term_end``.
+
+    A cancel of a line that earned nothing is there too (with no MRR change): it still takes effect at its term end.
+    """
     landed: list[tuple[date, Effect]] = []
     moving = policy.churn_recognition == "term_end"
     restarts: dict[str, list[tuple[date, int]]] = {}
-    if moving:
+    if moving:  # every start of a line, priced or not, ends the term of its cancelled predecessor
         for day in timeline.days:
-            for effect in day.effects:
-                if effect.event.type == ev.SUBSCRIPTION_STARTED:
-                    restarts.setdefault(effect.line, []).append((day.date, effect.event.sequence))
+            for event in day.events:
+                if event.type == ev.SUBSCRIPTION_STARTED:
+                    restarts.setdefault(event.subscription_id or "", []).append((day.date, event.sequence))
     for day in timeline.days:
-        for effect in day.effects:
+        for effect in (*day.effects, *day.ended):
             when = day.date
             if moving and effect.anchor is not None:
                 when = term_end(effect.anchor, effect.months, when)
@@ -95,7 +98,7 @@ def points(timeline: Timeline, policy: Policy = DEFAULT) -> list[Point]:
     for when, effect in landed:
         lands_on.setdefault(effect.event.event_id, set()).add(when)
     by_day: dict[date, Point] = {}
-    listed: dict[date, list[tuple[date, int, str]]] = {}
+    listed: dict[date, list[tuple[int, str]]] = {}  # each day's listed events, in the order they take effect
     for day in timeline.days:
         by_day[day.date] = Point(day.date, ZERO, [], [])
         for e in day.events:
@@ -103,21 +106,22 @@ def points(timeline: Timeline, policy: Policy = DEFAULT) -> list[Point]:
                 continue
             days = lands_on.get(e.event_id)
             if days is None or day.date in days:  # listed where it takes effect (a moved cancel: only there)
-                listed.setdefault(day.date, []).append((e.effective_date, e.sequence, e.event_id))
+                listed.setdefault(day.date, []).append((e.sequence, e.event_id))
     for when, effect in landed:
         point = by_day.get(when)
         if point is None:
             point = by_day[when] = Point(when, ZERO, [], [])
-        point.effects.append((effect.cause, effect.delta))
+        if effect.delta:
+            point.effects.append((effect.cause, effect.delta))
         e = effect.event
         if when != e.effective_date:
-            entry = (e.effective_date, e.sequence, e.event_id)
+            entry = (e.sequence, e.event_id)
             if entry not in listed.setdefault(when, []):
                 listed[when].append(entry)
     result = sorted(by_day.values(), key=lambda p: p.date)
     mrr = ZERO
     for point in result:
-        point.events = [event_id for _, _, event_id in sorted(listed.get(point.date, ()))]
+        point.events = [event_id for _, event_id in sorted(listed.get(point.date, ()))]
         for _, delta in point.effects:
             mrr += delta
         point.mrr = mrr
