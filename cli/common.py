@@ -43,6 +43,8 @@ class FileFormat(str, Enum):
     csv = "csv"
     jsonl = "jsonl"
     periods = "periods"
+    invoices = "invoices"
+    stripe = "stripe"
 
 
 class State:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ledger import events as ev
 from ledger.clock import instant_text, parse_instant
@@ -27,6 +27,9 @@ from ledger.sealing import first_instant, requested_time, seal
 from ledger.settings import LedgerSettings
 from ledger.staging import Draft, Drafts, StagedDrafts
 from ledger.store import EventStore, Head
+
+if TYPE_CHECKING:
+    from ledger.invoice_import import ImportPlan, ImportSummary
 
 Batch = TypeVar("Batch", bound=Drafts)
 
@@ -60,6 +63,7 @@ class Admitted:
       dry_run: nothing was appended.
       first, last: the first and last event appended (None on a dry run or when nothing was new).
       events: every event appended, numbered and chained, when there are at most KEEP_EVENTS.
+      summary: what an invoice or Stripe import made (SPEC §14), None for other appends.
     """
 
     count: int
@@ -68,6 +72,11 @@ class Admitted:
     first: Event | None = None
     last: Event | None = None
     events: tuple[Event, ...] = ()
+    summary: ImportSummary | None = None
+
+
+class StaleImport(Exception):
+    """The log moved on after an invoice import was compared with it: map the lines again."""
 
 
 def _amendment_id(event: Event, target_id: str) -> str:
@@ -113,12 +122,32 @@ class Ledger:
         recorded_at: str | None = None,
         end_exclusive: bool = False,
         restatement: str | None = None,
+        as_of: date | None = None,
     ) -> Admitted:
         """Validate every row of a file, then append them all (or none).
 
         ``restatement`` lets in rows effective in a locked period, and is recorded on each of them.
+        Invoice lines and Stripe exports (SPEC §14) are mapped with every line imported so
+        far (``as_of`` dates inferred cancels); their rows pass the same validation.
         """
         at = parse_instant(recorded_at) if recorded_at is not None else None
+        if fmt in ("invoices", "stripe"):
+            from ledger.invoice_import import plan_import
+
+            def remap() -> Admitted:
+                plan = plan_import(path, fmt, store=self.store, history=self.history, settings=self.settings, as_of=as_of)
+                found: list[Problem] = []
+                with StagedDrafts() as drafts:
+                    self._stage(plan.rows, plan.name, found, drafts, sources=plan.sources)
+                    try:
+                        return self._admit(drafts, plan.name, dry_run=dry_run, recorded_at=at, problems=found,
+                                           restatement=restatement, plan=plan)
+                    except RejectedError as e:
+                        raise RejectedError(plan.locate(e.problems)) from None
+                    except StaleImport:
+                        raise Retry from None
+
+            return with_retries(remap)
         problems: list[Problem] = []
         with StagedDrafts() as drafts:
             self._stage(read_file(path, fmt, problems, end_exclusive=end_exclusive), path, problems, drafts)
@@ -205,8 +234,18 @@ class Ledger:
 
     # -- validation ----------------------------------------------------------------------
 
-    def _stage(self, rows: Iterable[tuple[int, dict[str, Any]]], name: str, problems: list[Problem], drafts: Batch) -> Batch:
-        """Check each row's form and stage it; a void takes its customer and date from its target here."""
+    def _stage(
+        self,
+        rows: Iterable[tuple[int, dict[str, Any]]],
+        name: str,
+        problems: list[Problem],
+        drafts: Batch,
+        sources: Sequence[str] | None = None,
+    ) -> Batch:
+        """Check each row's form and stage it; a void takes its customer and date from its target here.
+
+        ``sources`` gives each row's ``source`` when it is not ``NAME:LINE`` (an invoice import's rows).
+        """
         self.history.catch_up()
         for position, (line, cells) in enumerate(rows):
             row, found = parse_row(cells)
@@ -219,7 +258,8 @@ class Ledger:
             if found:
                 problems.extend(Problem(name, line, field, message) for field, message in found)
                 continue
-            drafts.add(Draft(position, "cli" if name == "cli" else f"{name}:{line}", line, event))
+            source = sources[position] if sources else "cli" if name == "cli" else f"{name}:{line}"
+            drafts.add(Draft(position, source, line, event))
         drafts.finish()
         return drafts
 
@@ -251,21 +291,30 @@ class Ledger:
         recorded_at: datetime | None,
         problems: list[Problem],
         restatement: str | None = None,
+        plan: ImportPlan | None = None,
     ) -> Admitted:
         """Place the drafts in the log and append them; with any problem at all, append nothing.
 
         Rows whose form was already refused are left out, but every other row is
         still placed in its timeline, so a file's problems are all found in one pass.
+        An invoice import's ``plan`` state is kept with the append, or alone when nothing is new.
         """
+        summary = plan.summary if plan is not None else None
 
         def attempt() -> Admitted:
             head_sequence = self.history.catch_up()
+            if plan is not None and head_sequence != plan.head:
+                raise StaleImport
             locks = period_locks(self.history.closes()) if head_sequence else []
             self._place(drafts, name, head_sequence, list(problems), locks, restatement)
             count, skipped = drafts.count(), drafts.skipped()
             if dry_run or not count:
                 would_be = [d.event for chunk in drafts.in_order() for d in chunk] if count <= KEEP_EVENTS else []
-                return Admitted(count, skipped, dry_run, events=tuple(would_be))
+                if plan is not None and not dry_run:
+                    if self.store.head().sequence != head_sequence:
+                        raise Retry
+                    self.store.keep_import_state(plan.state)
+                return Admitted(count, skipped, dry_run, events=tuple(would_be), summary=summary)
             head = self.store.head()
             if head.sequence != head_sequence:
                 raise Retry  # appended to meanwhile: validate again against what is there now
@@ -283,8 +332,8 @@ class Ledger:
                     yield event
                 ends.append(event)
 
-            self.store.append_stream(sealed())
-            return Admitted(count, skipped, False, ends[0], ends[-1], tuple(kept))
+            self.store.append_stream(sealed(), state=plan.state if plan is not None else None)
+            return Admitted(count, skipped, False, ends[0], ends[-1], tuple(kept), summary)
 
         return with_retries(attempt)
 
