@@ -332,7 +332,10 @@ class Ledger:
                     yield event
                 ends.append(event)
 
-            self.store.append_stream(sealed(), state=plan.state if plan is not None else None)
+            if plan is None:
+                self.store.append_stream(sealed())
+            else:
+                self.store.append_stream(sealed(), state=plan.state)
             return Admitted(count, skipped, False, ends[0], ends[-1], tuple(kept), summary)
 
         return with_retries(attempt)
