@@ -26,7 +26,7 @@ from ledger.customer import Timeline
 from ledger.errors import Problem, RejectedError, UsageError
 from ledger.events import Event, canonical
 from ledger.files import check_format
-from ledger.inputs import parse_row, to_event
+from ledger.inputs import parse_row, shape_problems, to_event
 from ledger.invoices import (
     EVENT_ID_PREFIX,
     LAPSED,
@@ -238,7 +238,7 @@ def _differences(
         def fresh(customer: str = customer) -> Timeline:
             return history.timeline(customer) if head else Timeline(customer, settings)
 
-        plan = _Customer(by_customer.get(customer, []), fresh(), history)
+        plan = _Customer(by_customer.get(customer, []), fresh(), history, settings)
         if not plan.consistent(fresh(), head):
             plan.restate_from_first_difference()
         matched += plan.matched_count()
@@ -254,13 +254,13 @@ def _differences(
 class _Customer:
     """One customer's comparison: which made events are recorded, which are new, which recorded ones go."""
 
-    def __init__(self, mine: list[Made], timeline: Timeline, history: History):
+    def __init__(self, mine: list[Made], timeline: Timeline, history: History, settings: LedgerSettings):
         self.mine = mine
         self.history = history
         self.in_effect = {e.event_id: e for e in timeline.events}
         self.voided = set(timeline.voids)
         self.recorded = [e for e in timeline.events if e.event_id.startswith(EVENT_ID_PREFIX)]
-        self.events = [_as_event(m) for m in mine]
+        self.events = [_as_event(m, settings) for m in mine]
         self.texts = [_content(e) if e is not None else None for e in self.events]
         self.dropping: set[str] = set()
         self.ids: list[tuple[str, bool]] = []  # per made event: (its id, already recorded)
@@ -344,10 +344,12 @@ class _Customer:
         self._pick_all()
 
 
-def _as_event(m: Made) -> Event | None:
+def _as_event(m: Made, settings: LedgerSettings) -> Event | None:
     """The event a made row is, read as staging reads it (None when it is malformed: staging reports it)."""
     row, _ = parse_row(m.row())
-    return to_event(row) if row is not None else None
+    if row is None or shape_problems(row, settings):
+        return None
+    return to_event(row)
 
 
 def _content(event: Event) -> str:

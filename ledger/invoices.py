@@ -83,7 +83,7 @@ _FIELD_PATHS = {
         "service_period_start": "period.start",
         "service_period_end": "period.end",
         "plan": "pricing.price_details.price",
-        "billing_months": "pricing.price_details.price",
+        "billing_months": "period.end",  # the price is only an id here: the period says how many months
         "subscription_id": "parent.subscription_item_details.subscription_item",
         "prorated": "parent.subscription_item_details.proration",
     },
