@@ -195,7 +195,7 @@ def _no_constant(text: str) -> None:
 
 def _reason(e: ValueError) -> str:
     if isinstance(e, json.JSONDecodeError):
-        return f"{e.msg} (line {e.lineno}, column {e.colno})"
+        return f"{e.msg} (column {e.colno})"
     return str(e)
 
 
