@@ -460,3 +460,50 @@ def test_the_mapping_names_no_problem_for_a_valid_history():
                         settings=LedgerSettings())
     assert mapping.problems == ()
     assert [(m.key, m.rule) for m in mapping.made] == [("inv:in1/l1/start", "start"), ("inv:in1/l1/lapsed", "lapsed")]
+
+
+def test_rule_6_a_subscription_whose_invoices_stop_on_the_as_of_date_is_cancelled_then(rl):
+    imp(rl, f"""\
+        {HEADER}
+        acme,in1,2025-01-01,l1,s1,basic,,100.00,2025-01-01,2025-02-01,
+        beta,in2,2025-02-01,l1,s2,basic,,80.00,2025-02-01,2025-03-01,
+        """)  # as of 2025-02-01, the day acme's last line stops covering
+    assert ("cancel", "acme", "2025-02-01", {"reason": "inferred: no invoice line covers 2025-02-01"}) in made(rl)
+    assert not any(c == "beta" and t == "cancel" for t, c, _, _ in made(rl))
+
+
+def test_rule_8_an_inferred_cancel_voided_and_then_made_again_takes_a_new_id(rl):
+    imp(rl, FIRST, "--recorded-at", "2025-03-31")
+    late = f"{HEADER}\nacme,in4,2025-03-12,l1,s1,basic,,100.00,2025-03-01,2025-04-01,\n"
+    imp(rl, late, "--recorded-at", "2025-04-30", name="late.csv")
+    assert ("2025-03-01", "acme", "churn", None, "100.00") not in moves(rl)
+    imp(rl, f"{HEADER},voided\nacme,in4,2025-03-12,l1,s1,basic,,100.00,2025-03-01,2025-04-01,,true\n",
+        "--recorded-at", "2025-05-31", name="voided.csv")
+    # the inferred cancel holds again: its first id was voided, so it is recorded again under one with its content
+    again = [e for e in rl.events() if e["type"] == "cancel"][-1]
+    assert again["event_id"].startswith("inv:in2/l1/lapsed~") and again["effective_date"] == "2025-03-01"
+    assert ("2025-03-01", "acme", "churn", None, "100.00") in moves(rl)
+    imp(rl, late, "--recorded-at", "2025-06-30", name="late.csv")  # and the invoice is valid after all
+    assert ("2025-03-01", "acme", "churn", None, "100.00") not in moves(rl)
+
+
+def test_an_import_that_finds_the_log_moved_on_maps_its_lines_again(rl, monkeypatch):
+    from ledger import invoice_import
+    from ledger.location import open_store
+
+    other = rl.write("other.csv", f"{HEADER}\nbeta,in9,2025-01-05,l1,s9,basic,,80.00,2025-01-05,2025-02-05,\n")
+    real = invoice_import.plan_import
+    calls = []
+
+    def meanwhile(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        if not calls:  # another import appends (and keeps its lines) after this one compared with the log
+            calls.append(other)
+            rl("import", other, "--format", "invoices")
+        return plan
+
+    monkeypatch.setattr(invoice_import, "plan_import", meanwhile)
+    imp(rl, f"{HEADER}\nacme,in1,2025-01-01,l1,s1,basic,,100.00,2025-01-01,2025-02-01,\n")
+    kept = json.loads(open_store(rl.db).import_state("invoices.lines"))
+    assert sorted(line["invoice_id"] for line in kept) == ["in1", "in9"]  # neither import's lines were lost
+    assert sorted(c for t, c, _, _ in made(rl) if t == "subscription_started") == ["acme", "beta"]
