@@ -230,7 +230,10 @@ def _differences(
     for m in made:
         by_customer.setdefault(m.customer_id, []).append(m)
     voided_invoices = {line.invoice_id for line in lines if line.voided}
-    customers = sorted({line.customer_id for line in lines})
+    lines_of: dict[str, list[InvoiceLine]] = {}
+    for line in lines:
+        lines_of.setdefault(line.customer_id, []).append(line)
+    customers = sorted(lines_of)
     rows: list[tuple[Origin, dict[str, Any]]] = []
     matched = 0
     for customer in customers:
@@ -242,7 +245,7 @@ def _differences(
         if not plan.consistent(fresh(), head):
             plan.restate_from_first_difference()
         matched += plan.matched_count()
-        theirs = [line for line in lines if line.customer_id == customer]
+        theirs = lines_of[customer]
         for event in plan.removals():
             reason, origin = _void_reason(event, plan, theirs, voided_invoices)
             rows.append((origin or theirs[-1].origin, {"type": ev.VOID, "target_event_id": event.event_id, "reason": reason}))

@@ -318,3 +318,50 @@ def test_a_refused_stripe_import_keeps_nothing_beside_the_log(ledger, monkeypatc
     ledger("import", "bad.json", "--format", "stripe", ok=False)
     ledger("import", str(OLDER / "all.json"), "--format", "stripe")
     assert moves(ledger) == EXPECTED
+
+
+# -- fuzzing: mutated exports never crash the import nor half-write it ---------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import IN_CI  # noqa: E402
+
+SMALL = json.dumps({"object": "list", "data": [
+    {"id": "cus_1", "object": "customer", "name": "Acme", "metadata": {"segment": "SMB"}},
+    {"id": "sub_1", "object": "subscription", "status": "canceled", "ended_at": MAR},
+    invoice([old_item()], id="in_1"), invoice([new_item("il_2", start=FEB, end=MAR)], id="in_2", created=FEB),
+]}).encode()
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory):
+    rl = Revledger(tmp_path_factory.mktemp("stripe-fuzz"))
+    rl("init", "--currency", "USD")
+    return rl
+
+
+@pytest.mark.slow
+@settings(max_examples=500 if IN_CI else 60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), fmt=st.sampled_from(["stripe", "invoices"]))
+def test_a_mutated_export_is_a_clean_yes_or_a_clean_no(fuzzed, data, fmt):
+    raw = bytearray(SMALL)
+    for _ in range(data.draw(st.integers(1, 4), label="mutations")):
+        where = data.draw(st.integers(0, len(raw) - 1), label="at")
+        how = data.draw(st.sampled_from(["flip", "delete", "insert", "truncate"]), label="how")
+        if how == "flip":
+            raw[where] ^= 1 << data.draw(st.integers(0, 7), label="bit")
+        elif how == "delete":
+            del raw[where]
+        elif how == "insert":
+            raw[where:where] = data.draw(st.sampled_from([b"0", b"-", b"\"", b"{", b"]", b"null", b"1e9", b"x"]))
+        else:
+            del raw[max(where, 1):]
+    path = fuzzed.folder / ("fuzz.json" if fmt == "stripe" else "fuzz.jsonl")
+    path.write_bytes(bytes(raw))
+    before = len(fuzzed.events())
+    result = fuzzed("import", str(path), "--format", fmt, ok=False)  # an unhandled exception fails the test here
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    if result.exit_code:
+        assert result.exit_code == 1 and len(fuzzed.events()) == before
+        assert result.stderr.splitlines()[-1].startswith("revledger: ")
