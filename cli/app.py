@@ -127,12 +127,18 @@ def import_(
         raise UsageError(f"{file}: cannot tell the format from its name; pass --format csv|jsonl|periods|invoices|stripe")
     if as_of is not None and fmt not in ("invoices", "stripe"):
         raise UsageError(f"--as-of applies to --format invoices and stripe only, not {fmt}")
+    from ledger.clock import ClockError
+
+    try:
+        as_of_date = parse_date(as_of) if as_of is not None else None
+    except ClockError as e:
+        raise UsageError(f"--as-of: {e}") from None
     ledger = state(ctx).ledger(actor)
     try:
         with progress(f"importing {os.path.basename(file)}"):
             result = ledger.import_file(
                 file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive, restatement=restate,
-                as_of=_as_of_date(as_of),
+                as_of=as_of_date,
             )
     except RejectedError as e:
         if errors == "json":
@@ -158,15 +164,6 @@ def import_(
     if result.count and not dry_run:
         with progress("updating the read models", total=result.count) as tick:
             state(ctx).read_model.catch_up(on_page=tick)
-
-
-def _as_of_date(text: str | None) -> date | None:
-    from ledger.clock import ClockError
-
-    try:
-        return parse_date(text) if text is not None else None
-    except ClockError as e:
-        raise UsageError(f"--as-of: {e}") from None
 
 
 class EventType(str, Enum):
