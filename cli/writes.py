@@ -60,12 +60,16 @@ class FileFormat(str, Enum):
     csv = "csv"
     jsonl = "jsonl"
     periods = "periods"
+    invoices = "invoices"
+    stripe = "stripe"
 
 
 def import_(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="The event file (CSV or JSON Lines, or periods).")],
-    format: Annotated[FileFormat | None, Opt("--format", help="File format (guessed from the extension when not given).")] = None,
+    file: Annotated[str, typer.Argument(help="The file: events (CSV or JSON Lines), periods, invoice lines or a Stripe export.")],
+    format: Annotated[
+        FileFormat | None, Opt("--format", help="File format (guessed from the contents and extension when not given).")
+    ] = None,
     dry_run: DryRun = False,
     recorded_at: Annotated[
         str | None, Opt("--recorded-at", help="Record the import at this past instant (migrating history).")
@@ -76,39 +80,59 @@ def import_(
     restate: Annotated[
         str | None, Opt("--restate", help="Let in rows effective in a locked period, recording this reason on each.")
     ] = None,
+    as_of: Annotated[
+        str | None,
+        Opt("--as-of", help="invoices, stripe: a subscription whose invoices stop on or before this date ended "
+                            "(default: the latest invoice date; it never moves back)."),
+    ] = None,
 ) -> None:
     """Validate every row of a file, then append them all — or nothing."""
+    from ledger.clock import ClockError, parse_date
     from ledger.files import guess_format
 
+    if os.path.isdir(file):
+        raise UsageError(f"{file}: is a folder; import its files one at a time")
     if not os.path.isfile(file):
         raise UsageError(f"{file}: no such file")
     fmt = format.value if format else guess_format(file)
     if fmt is None:
-        raise UsageError(f"{file}: cannot tell the format from its name; pass --format csv|jsonl|periods")
+        raise UsageError(f"{file}: cannot tell the format from its name; pass --format csv|jsonl|periods|invoices|stripe")
+    if as_of is not None and fmt not in ("invoices", "stripe"):
+        raise UsageError(f"--as-of applies to --format invoices and stripe only, not {fmt}")
+    try:
+        as_of_date = parse_date(as_of) if as_of is not None else None
+    except ClockError as e:
+        raise UsageError(f"--as-of: {e}") from None
     st = state(ctx)
     ledger = st.ledger(actor)
     try:
         with progress(f"importing {os.path.basename(file)}"):
             result = ledger.import_file(
-                file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive, restatement=restate
+                file, fmt, dry_run=dry_run, recorded_at=recorded_at, end_exclusive=end_exclusive, restatement=restate,
+                as_of=as_of_date,
             )
     except RejectedError as e:
         if errors == "json":
             render.emit(render.as_json([p.as_dict() for p in e.problems]))
             raise fail(str(e)) from None
         raise
+    summary = result.summary.describe() if result.summary else []
+    skipped = result.skipped + (result.summary.already_recorded if result.summary else 0)
     if dry_run:
-        typer.echo(f"{file}: {result.count} events valid, {result.skipped} already recorded; nothing written (dry run)")
+        typer.echo(f"{file}: {result.count} events valid, {skipped} already recorded; nothing written (dry run)")
     elif not result.count:
-        typer.echo(f"{file}: nothing new; all {result.skipped} events were already recorded")
+        typer.echo(f"{file}: nothing new; all {skipped} events were already recorded")
     else:
         first, last = result.first, result.last
         assert first is not None and last is not None
         typer.echo(
             f"{file}: appended {result.count} events (sequence {first.sequence}–{last.sequence}, "
             f"recorded {first.recorded_at} – {last.recorded_at})"
-            + (f"; {result.skipped} already recorded" if result.skipped else "")
+            + (f"; {skipped} already recorded" if skipped else "")
         )
+    for line in summary:
+        typer.echo(line)
+    if result.count and not dry_run:
         if result.unprojected:
             raise fail(f"{result.unprojected}; the log has the events, and the read models catch up on their next use")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ledger import events as ev
 from ledger.clock import instant_text, parse_instant
@@ -29,6 +29,9 @@ from ledger.sealing import RecordedClock, first_instant, requested_time, seal
 from ledger.settings import LedgerSettings
 from ledger.staging import Draft, Drafts, Sealable, StagedDrafts
 from ledger.store import EventStore, Head
+
+if TYPE_CHECKING:
+    from ledger.invoice_import import ImportPlan, ImportSummary
 
 Batch = TypeVar("Batch", bound=Drafts)
 
@@ -66,6 +69,7 @@ class Admitted:
       first, last: the first and last event appended (None on a dry run or when nothing was new).
       events: every event appended, numbered and chained, when there are at most KEEP_EVENTS.
       unprojected: why the read models could not be updated after the log took the append (None when they were).
+      summary: what an invoice or Stripe import made (SPEC §14), None for other appends.
     """
 
     count: int
@@ -75,6 +79,11 @@ class Admitted:
     last: Event | None = None
     events: tuple[Event, ...] = ()
     unprojected: str | None = None
+    summary: ImportSummary | None = None
+
+
+class StaleImport(Exception):
+    """The log moved on after an invoice import was compared with it: map the lines again."""
 
 
 def _amendment_id(event: Event, target_id: str) -> str:
@@ -120,12 +129,32 @@ class Ledger:
         recorded_at: str | None = None,
         end_exclusive: bool = False,
         restatement: str | None = None,
+        as_of: date | None = None,
     ) -> Admitted:
         """Validate every row of a file, then append them all (or none).
 
         ``restatement`` lets in rows effective in a locked period, and is recorded on each of them.
+        Invoice lines and Stripe exports (SPEC §14) are mapped with every line imported so
+        far (``as_of`` dates inferred cancels); their rows pass the same validation.
         """
         at = parse_instant(recorded_at) if recorded_at is not None else None
+        if fmt in ("invoices", "stripe"):
+            from ledger.invoice_import import plan_import
+
+            def remap() -> Admitted:
+                plan = plan_import(path, fmt, store=self.store, history=self.history, settings=self.settings, as_of=as_of)
+                found: list[Problem] = []
+                with StagedDrafts() as drafts:
+                    self._stage(plan.rows, plan.name, found, drafts, sources=plan.sources)
+                    try:
+                        return self._admit(drafts, plan.name, dry_run=dry_run, recorded_at=at, problems=found,
+                                           restatement=restatement, plan=plan)
+                    except RejectedError as e:
+                        raise RejectedError(plan.locate(e.problems)) from None
+                    except StaleImport:
+                        raise Retry from None
+
+            return with_retries(remap)
         problems: list[Problem] = []
         with StagedDrafts() as drafts:
             self._stage(read_file(path, fmt, problems, end_exclusive=end_exclusive), path, problems, drafts)
@@ -212,8 +241,18 @@ class Ledger:
 
     # -- validation ----------------------------------------------------------------------
 
-    def _stage(self, rows: Iterable[tuple[int, dict[str, Any]]], name: str, problems: list[Problem], drafts: Batch) -> Batch:
-        """Check each row's form and stage it; a void takes its customer and date from its target here."""
+    def _stage(
+        self,
+        rows: Iterable[tuple[int, dict[str, Any]]],
+        name: str,
+        problems: list[Problem],
+        drafts: Batch,
+        sources: Sequence[str] | None = None,
+    ) -> Batch:
+        """Check each row's form and stage it; a void takes its customer and date from its target here.
+
+        ``sources`` gives each row's ``source`` when it is not ``NAME:LINE`` (an invoice import's rows).
+        """
         self.history.catch_up()
         settings = self.settings
         for position, (line, cells) in enumerate(rows):
@@ -230,7 +269,8 @@ class Ledger:
             if found:
                 problems.extend(Problem(name, line, field, message) for field, message in found)
                 continue
-            drafts.add(Draft(position, "cli" if name == "cli" else f"{name}:{line}", line, event))
+            source = sources[position] if sources else "cli" if name == "cli" else f"{name}:{line}"
+            drafts.add(Draft(position, source, line, event))
         drafts.finish()
         return drafts
 
@@ -262,7 +302,7 @@ class Ledger:
         recorded_at: datetime | None,
         problems: list[Problem],
         restatement: str | None = None,
-        state: dict[str, str] | None = None,
+        plan: ImportPlan | None = None,
     ) -> Admitted:
         """Place the drafts in the log and append them; with any problem at all, append nothing.
 
@@ -271,10 +311,15 @@ class Ledger:
         Each customer's rows are folded once: the fold that checks them is the one
         the read models are written from, in the same process, committed right
         after the log (a crash between the two commits is caught up from the log).
+        An invoice import's ``plan`` state is kept with the append, or alone when nothing is new.
         """
+        summary = plan.summary if plan is not None else None
+        state = plan.state if plan is not None else None
 
         def attempt() -> Admitted:
             head_sequence = self.history.catch_up()
+            if plan is not None and head_sequence != plan.head:
+                raise StaleImport
             locks = period_locks(self.history.closes()) if head_sequence else []
             found = list(problems)
             self._skip_repeats(drafts, name, head_sequence, found)
@@ -282,10 +327,12 @@ class Ledger:
             skipped = drafts.skipped()
             if dry_run or not count:
                 self._place(drafts, name, head_sequence, found, locks, restatement, None)
-                if not dry_run and state:
-                    self.store.keep_import_state(state)
                 would_be = [d.event for chunk in drafts.in_order() for d in chunk] if count <= KEEP_EVENTS else []
-                return Admitted(count, skipped, dry_run, events=tuple(would_be))
+                if state is not None and not dry_run:
+                    if self.store.head().sequence != head_sequence:
+                        raise Retry
+                    self.store.keep_import_state(state)
+                return Admitted(count, skipped, dry_run, events=tuple(would_be), summary=summary)
             last = head_sequence + count
             sealed: Sealing | None = None
             try:
@@ -303,8 +350,8 @@ class Ledger:
                 if sealed is None or not sealed.appended:
                     raise
                 # The log has the append; the read models could not follow (they catch up on their next use).
-                return Admitted(count, skipped, False, sealed.first, sealed.last, tuple(sealed.kept), str(e))
-            return Admitted(count, skipped, False, sealed.first, sealed.last, tuple(sealed.kept))
+                return Admitted(count, skipped, False, sealed.first, sealed.last, tuple(sealed.kept), str(e), summary)
+            return Admitted(count, skipped, False, sealed.first, sealed.last, tuple(sealed.kept), None, summary)
 
         return with_retries(attempt)
 
