@@ -143,7 +143,10 @@ def _authorizer(refused: list[str]):
             # SQLite asks this when it sets up a table-valued function such as json_each; the file
             # is read-only and query_only, and an UPDATE statement never gets this far.
             return sqlite3.SQLITE_OK
-        refused.append(_ACTIONS.get(action, f"action {action}") + (f" {arg1}" if arg1 and action in _NAMED else ""))
+        if arg1 in _SCHEMA_TABLES:  # SQLite asks to write its schema table first when a CREATE or DROP compiles
+            refused.append("a schema change (CREATE, DROP or ALTER)")
+        else:
+            refused.append(_ACTIONS.get(action, f"action {action}") + (f" {arg1}" if arg1 and action in _NAMED else ""))
         return sqlite3.SQLITE_DENY
 
     return check
@@ -167,6 +170,9 @@ _ACTIONS = {
 _NAMED = {getattr(sqlite3, f"SQLITE_{n}") for n in ("INSERT", "UPDATE", "DELETE", "CREATE_TABLE", "CREATE_TEMP_TABLE",
                                                     "DROP_TABLE", "DROP_TEMP_TABLE", "CREATE_VIEW", "CREATE_TEMP_VIEW",
                                                     "DROP_VIEW", "DROP_TEMP_VIEW", "CREATE_INDEX", "DROP_INDEX")}
+
+
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
 
 
 def _money(value: Any) -> str | None:
