@@ -53,8 +53,8 @@ def query(
     if timeout < 1:
         raise UsageError(f"--timeout {timeout}: at least 1 second")
     if snapshot is not None:
-        if sql is not None:
-            raise UsageError("--snapshot copies the views whole: give it without a query")
+        if sql is not None or out is not None:
+            raise UsageError("--snapshot copies the views whole into its own file: give it without a query or --out")
         return _snapshot(ctx, snapshot, known_at, policy)
     if sql is None:
         raise UsageError('query: give one SELECT, e.g. revledger query "SELECT count(*) FROM movements"')
@@ -83,7 +83,8 @@ def _snapshot(ctx: typer.Context, path: str, known_at: str | None, policy: list[
     counts: dict[str, int] = {}
     write_atomically(path, lambda temporary: counts.update(adhoc.snapshot(rm, k, temporary)))
     listed = ", ".join(f"{name} {count:,}" for name, count in counts.items())
-    typer.echo(f"wrote {path} (views as known at {k.recorded_at or 'the empty ledger'}: {listed})")
+    known = f"as known at {k.recorded_at}" if k.recorded_at else "of the empty ledger"
+    typer.echo(f"wrote {path} (views {known}: {listed})")
 
 
 def _plain(value: Any) -> Any:

@@ -1,13 +1,15 @@
 """Ad-hoc questions (SPEC §16): one read-only SELECT over the documented views, with a time limit and a row limit.
 
-Read-only is enforced three ways, each enough on its own for the files: the
-read models are opened read-only and ``query_only`` (``projections.views``),
-only a statement that begins with SELECT or WITH is run, and an authorizer
-refuses, while SQLite compiles it, every write, schema change, ATTACH,
-transaction, PRAGMA that is not a plain read, and ``load_extension``.
-Unqualified names find the views (TEMP objects come first); the read
-models' own tables stay reachable as ``main.*``, but their layout is not the
-contract and they ignore the knowledge time: the views are the contract.
+Read-only is enforced in layers. The read models' file is opened read-only
+and ``query_only`` (``projections.views``), so no statement can change it.
+Only a statement that begins with SELECT or WITH is run (VACUUM INTO, for
+one, would write a new file without asking the authorizer). And SQLite's
+authorizer refuses, while it compiles the statement, every write, schema
+change, ATTACH, transaction, PRAGMA that is not a plain read, and
+``load_extension``: the views themselves cannot be changed, and nothing is
+attached or loaded. Unqualified names find the views (TEMP objects come
+first); the read models' own tables stay reachable as ``main.*``, but their
+layout is not the contract and they ignore the knowledge time.
 """
 
 from __future__ import annotations
@@ -42,8 +44,6 @@ STATEMENTS = frozenset({
     "INSERT", "PRAGMA", "REINDEX", "RELEASE", "REPLACE", "ROLLBACK", "SAVEPOINT", "SELECT", "UPDATE", "VACUUM",
     "VALUES", "WITH",
 })
-
-
 ONE_READ = "one SELECT (or WITH … SELECT) statement"
 
 

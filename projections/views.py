@@ -181,7 +181,7 @@ def open(rm: ReadModel, known: Knowledge, *, lines: bool = False) -> sqlite3.Con
     it can change a file. ``lines`` is filled only when asked for (it folds
     every customer's events again); otherwise it is empty.
     """
-    conn = sqlite3.connect(read_only_uri(rm.path), uri=True, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(read_only_uri(rm.path), uri=True, isolation_level=None)
     try:
         conn.execute(_KNOWLEDGE)
         conn.execute(
