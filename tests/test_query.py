@@ -440,15 +440,6 @@ class _Views:
         return self.conn.execute(sql, params).fetchall()
 
 
-def _months() -> list[tuple[dt.date, dt.date]]:
-    found, day = [], FIRST_DAY
-    while day <= LAST_DAY:
-        following = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-        found.append((day, following - dt.timedelta(days=1)))
-        day = following
-    return found
-
-
 def _check(rm, history, known, cut):
     select = _Views(rm, known)
     try:
