@@ -69,6 +69,10 @@ COMMANDS: dict[str, Entry] = {
         "cli.integrity", "checkpoint",
         "Print the log head, SEQUENCE:HASH, to keep elsewhere: `verify --checkpoint` proves the log still extends it.",
     ),
+    "query": Entry(
+        "cli.query", "query",
+        "Read-only SQL over the documented views (events, movements, customer_mrr, attributes, closes), as known at any time.",
+    ),
     "rebuild": Entry("cli.integrity", "rebuild", "Throw the read models away and replay them from the log."),
     "report": Entry(
         "cli.report", "report",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, Any
 
 import typer
 
 from cli import xlsx
 from cli.context import state
-from cli.options import PolicyOption, By, Customer, ExportFormat, ExportFormatOption, Format, FormatOption, From, KnownAt, Opt, OutOption, To, attribute
+from cli.options import NAMED_GROUPS, PolicyOption, By, Customer, ExportFormat, ExportFormatOption, Format, FormatOption, From, KnownAt, Opt, OutOption, To, attribute
 from cli.output import deliver
 from cli.render import Column, known_suffix, lowers_mrr, table
 from ledger.clock import parse_date
+from ledger.customer import CAUSES
 from ledger.errors import UsageError
+from ledger.money import D, MoneyError
 from projections import queries
 from projections.movements import CATEGORIES
 
@@ -54,6 +57,7 @@ def log(
 
 
 MRR_COLUMNS = [Column("mrr", "MRR", "money"), Column("arr", "ARR", "money"), Column("customers", "customers", "count")]
+TOP_COLUMNS = [Column("customer_id", "customer"), Column("mrr", "MRR", "money")]
 LINE_COLUMNS = [
     Column("subscription_id", "line"), Column("plan", "plan"), Column("quantity", "qty", "count"),
     Column("unit_price", "unit price"), Column("amount", "amount"), Column("billing_months", "months", "count"),
@@ -66,6 +70,7 @@ def mrr(
     as_of: Annotated[str | None, Opt("--as-of", help="The day (default: today, UTC).")] = None,
     customer: Annotated[str | None, Opt("--customer", help="One customer, with its lines.")] = None,
     by: By = None,
+    top: Annotated[int | None, Opt("--top", help="Also list the N customers with the largest MRR on the day.")] = None,
     known_at: KnownAt = None,
     policy: PolicyOption = None,
     format: FormatOption = Format.table,
@@ -73,10 +78,14 @@ def mrr(
 ) -> None:
     """MRR, ARR and active customers on a day."""
     day = parse_date(as_of) if as_of else date.today()
+    if top is not None and top < 0:
+        raise UsageError(f"--top {top}: a number of customers, 0 or more")
     rm, k = state(ctx).reading(known_at, policy)
-    report = queries.mrr_report(rm, day, k, customer=customer, by=attribute(by))
+    report = queries.mrr_report(rm, day, k, customer=customer, by=attribute(by), top=top)
 
     def csv():
+        if "customers_top" in report:
+            return report["customers_top"], ["customer_id", "mrr"]
         rows = report.get("groups") or report.get("lines") or [report]
         keys = [k for k in rows[0] if k not in ("policy", "preview")] if rows else ["group", "mrr", "arr", "customers"]
         return rows, keys
@@ -87,6 +96,8 @@ def mrr(
             out.append(table(report["groups"], [Column("group", by or "group"), *MRR_COLUMNS]))
         if "lines" in report:
             out.append(table(report["lines"], LINE_COLUMNS))
+        if "customers_top" in report:
+            out.append(table(report["customers_top"], TOP_COLUMNS, f"Top {top} customers by MRR"))
         return "\n\n".join(out)
 
     deliver(format.value, out, json=lambda: report, csv=csv, table=text)
@@ -104,12 +115,29 @@ MOVEMENT_COLUMNS = [
 ]
 
 
+class Sort(str, Enum):
+    """How `movements` lists its rows (SPEC §16): by date (the default), amount (largest first) or customer."""
+
+    date = "date"
+    amount = "amount"
+    customer = "customer"
+
+
 def movements(
     ctx: typer.Context,
     from_: From,
     to: To,
     customer: Customer = None,
     category: Annotated[str | None, Opt("--category", help="new, expansion, contraction, churn or reactivation.")] = None,
+    where: Annotated[
+        list[str] | None,
+        Opt("--where", help="Only movements whose customer has ATTR=VALUE (segment, channel, region or attr.NAME) on "
+            "the movement's date, as known; one attribute given twice: either value."),
+    ] = None,
+    cause: Annotated[str | None, Opt("--cause", help=f"Only movements of this cause: {', '.join(CAUSES)}.")] = None,
+    min_amount: Annotated[str | None, Opt("--min-amount", help="Only movements of at least this amount.")] = None,
+    sort: Annotated[Sort, Opt("--sort", help="date, amount (largest first) or customer; ties by date, then customer.")] = Sort.date,
+    limit: Annotated[int | None, Opt("--limit", help="Only the first N rows, after sorting.")] = None,
     known_at: KnownAt = None,
     policy: PolicyOption = None,
     format: ExportFormatOption = ExportFormat.table,
@@ -118,8 +146,11 @@ def movements(
     """Movement rows: one per customer per day its MRR changed."""
     if category is not None and category not in CATEGORIES:
         raise UsageError(f"--category {category!r}: one of {', '.join(CATEGORIES)}")
+    filters = movement_filters(where, cause, min_amount, sort.value, limit)
     rm, k = state(ctx).reading(known_at, policy)
-    report = queries.movements_report(rm, parse_date(from_), parse_date(to), k, customer=customer, category=category)
+    report = queries.movements_report(
+        rm, parse_date(from_), parse_date(to), k, customer=customer, category=category, **filters
+    )
     rows = report["movements"]
     title = f"Movements {from_} – {to} ({rm.settings.currency}){known_suffix(k)}"
     deliver(
@@ -131,3 +162,31 @@ def movements(
         xlsx=lambda: [xlsx.Sheet("movements", rows, MOVEMENT_COLUMNS, [title])],
         what=f"{len(rows)} movements",
     )
+
+
+def movement_filters(
+    where: list[str] | None, cause: str | None, min_amount: str | None, sort: str, limit: int | None
+) -> dict[str, Any]:
+    """The filters of `movements` (SPEC §16) as ``queries.movement_rows`` takes them; a bad one refused in one line."""
+    pairs = []
+    for text in where or []:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"--where {text!r}: write it as ATTR=VALUE, e.g. segment=Enterprise")
+        name = name.strip()
+        if name not in NAMED_GROUPS and not (name.startswith("attr.") and len(name) > 5):
+            raise UsageError(f"--where {text!r}: {name!r} is not an attribute (segment, channel, region or attr.NAME)")
+        pairs.append((name, value.strip()))
+    if cause is not None and cause not in CAUSES:
+        raise UsageError(f"--cause {cause!r}: one of {', '.join(CAUSES)}")
+    amount = None
+    if min_amount is not None:
+        try:
+            amount = D(min_amount)
+        except MoneyError as e:
+            raise UsageError(f"--min-amount {min_amount!r}: {e}") from None
+        if amount < 0:
+            raise UsageError(f"--min-amount {min_amount}: an amount, 0 or more (movement amounts are magnitudes)")
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit {limit}: a number of rows, 0 or more")
+    return {"where": pairs, "cause": cause, "min_amount": amount, "sort": sort, "limit": limit}

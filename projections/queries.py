@@ -7,6 +7,8 @@ Every query takes ``known`` — the last sequence the answer may use — so
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -104,9 +106,18 @@ def customer_events(rm: ReadModel, customer_id: str, known: int) -> list[Event]:
 
 
 def mrr_report(
-    rm: ReadModel, as_of: date, k: Knowledge, *, customer: str | None = None, by: str | None = None
+    rm: ReadModel,
+    as_of: date,
+    k: Knowledge,
+    *,
+    customer: str | None = None,
+    by: str | None = None,
+    top: int | None = None,
 ) -> dict[str, Any]:
-    """MRR, ARR and active customers on ``as_of`` (SPEC §11 `mrr --format json`)."""
+    """MRR, ARR and active customers on ``as_of`` (SPEC §11 `mrr --format json`).
+
+    ``top``: the N customers with the largest MRR on the day, ties by customer id (SPEC §16 ``customers_top``).
+    """
     per_customer = customer_mrr_cents(rm, as_of, k.sequence, customer)
     total = sum(per_customer.values())
     header = report_header(rm, k)
@@ -150,11 +161,17 @@ def mrr_report(
             for line in timeline.lines_on(as_of)
             if line.open
         ]
+    if top is not None:
+        ranked = sorted(((c, cents) for c, cents in per_customer.items() if cents > 0), key=lambda item: (-item[1], item[0]))
+        report["customers_top"] = [{"customer_id": c, "mrr": money_text(from_cents(cents))} for c, cents in ranked[:top]]
     return report
 
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+MOVEMENT_SORTS = ("date", "amount", "customer")
 
 
 def movement_rows(
@@ -166,20 +183,49 @@ def movement_rows(
     customer: str | None = None,
     category: str | None = None,
     grain: int = DAY,
+    where: Sequence[tuple[str, str]] = (),
+    cause: str | None = None,
+    min_amount: Decimal | None = None,
+    sort: str = "date",
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Movements dated within [start, end] as known at ``known``, ordered by date, customer (SPEC §11).
 
     ``grain``: the day movements (the MRR as recognized), or the month movements under ``movement_grain=month``.
+    The filters of SPEC §16: ``where`` (attribute, value) pairs, each attribute
+    taken as of the movement's date as known at ``known`` (several values of
+    one attribute: any of them; different attributes: all of them); ``cause``;
+    ``min_amount`` (amount at least that); ``sort`` by date, amount (largest
+    first) or customer, ties by date then customer; then the first ``limit``.
     """
     sql = (
         "SELECT customer_id, date, category, cause, from_cents, to_cents, amount_cents, event_ids FROM movements "
         f"WHERE grain = :grain AND {VISIBLE} AND date BETWEEN :start AND :end"
         + (" AND customer_id = :customer" if customer else "")
         + (" AND category = :category" if category else "")
+        + (" AND cause = :cause" if cause else "")
         + " ORDER BY date, customer_id"
     )
-    params = {"known": known, "start": start.isoformat(), "end": end.isoformat(), "customer": customer, "category": category,
-              "grain": grain}
+    params = {
+        "known": known, "start": start.isoformat(), "end": end.isoformat(),
+        "customer": customer, "category": category, "cause": cause, "grain": grain,
+    }
+    found = rm.db.execute(sql, params).fetchall()
+    if min_amount is not None:
+        floor = min_amount * 100
+        found = [row for row in found if row[6] >= floor]
+    wanted: dict[str, set[str]] = {}
+    for name, value in where:
+        wanted.setdefault(name, set()).add(value)
+    for name, values in wanted.items():
+        value_on = _attribute_history(rm, name, end, known)
+        found = [row for row in found if value_on(row[0], row[1]) in values]
+    if sort == "amount":
+        found.sort(key=lambda row: (-row[6], row[1], row[0]))
+    elif sort == "customer":
+        found.sort(key=lambda row: (row[0], row[1]))
+    if limit is not None:
+        found = found[:limit]
     return [
         {
             "customer_id": row[0],
@@ -191,8 +237,33 @@ def movement_rows(
             "amount": money_text(from_cents(row[6])),
             "event_ids": json.loads(row[7]),
         }
-        for row in rm.db.execute(sql, params)
+        for row in found
     ]
+
+
+def _attribute_history(rm: ReadModel, name: str, end: date, known: int) -> Callable[[str, str], str | None]:
+    """value_on(customer, day): the customer's attribute ``name`` on ``day`` (ISO text) as known, as ``attribute_on`` reads it."""
+    rows = rm.db.execute(
+        "SELECT customer_id, effective_date, value FROM attributes "
+        f"WHERE name = :name AND {VISIBLE} AND effective_date <= :end "
+        "ORDER BY customer_id, effective_date, event_sequence",
+        {"name": name, "known": known, "end": end.isoformat()},
+    )
+    history: dict[str, tuple[list[str], list[str]]] = {}
+    for customer_id, day, value in rows:
+        days, values = history.setdefault(customer_id, ([], []))
+        if days and days[-1] == day:  # the latest recorded setting of a day is the day's
+            values[-1] = value
+        else:
+            days.append(day)
+            values.append(value)
+
+    def value_on(customer_id: str, day: str) -> str | None:
+        days, values = history.get(customer_id, ((), ()))
+        i = bisect_right(days, day)
+        return values[i - 1] if i else None
+
+    return value_on
 
 
 def log_records(rm: ReadModel, known: int, *, customer: str | None = None) -> list[dict[str, Any]]:
@@ -203,10 +274,18 @@ def log_records(rm: ReadModel, known: int, *, customer: str | None = None) -> li
 
 
 def movements_report(
-    rm: ReadModel, start: date, end: date, known: Knowledge, *, customer: str | None = None, category: str | None = None
+    rm: ReadModel,
+    start: date,
+    end: date,
+    known: Knowledge,
+    *,
+    customer: str | None = None,
+    category: str | None = None,
+    **filters: Any,
 ) -> dict[str, Any]:
-    """SPEC §11 `movements --format json`: the movement rows under ``"movements"``."""
-    rows = movement_rows(rm, start, end, known.sequence, customer=customer, category=category, grain=grain_of(known))
+    """SPEC §11 `movements --format json`: the movement rows under ``"movements"`` (``filters``: see ``movement_rows``)."""
+    rows = movement_rows(rm, start, end, known.sequence, customer=customer, category=category, grain=grain_of(known),
+                         **filters)
     return {**report_header(rm, known), "movements": rows}
 
 
