@@ -11,11 +11,11 @@ summing cells that do not add up, such as ratios). ``deliver(about=...)``
 puts a first sheet saying which ledger, read, range, knowledge time and
 policy the figures come from.
 
-Workbooks are written in openpyxl's write-only mode: each row goes to the
-file as it is appended, so time and memory grow with the rows, not their
-square. Money (SPEC: text with two decimals) becomes a ``Decimal`` cell, and
-openpyxl writes a Decimal as the number it spells: no binary float touches
-a figure on the way into the file. Text is always stored as text, so a
+Workbooks are streamed: each row's XML goes into the file as it is read,
+so time and memory grow with the rows, not their square (a 500,000-row
+export takes seconds; see docs/performance.md). Money (SPEC: text with two
+decimals) is written as the number it spells, so no binary float touches a
+figure on the way into the file. Text is always stored as text, so a
 customer name that starts with ``=`` is never a formula.
 """
 
@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from cli.render import Column, figure_kind, flatten, with_net_change
@@ -38,16 +38,6 @@ RATIO_FORMAT = "0.00%"
 MULTIPLE_FORMAT = '0.00"x"'
 COUNT_FORMAT = "#,##0"
 DATE_FORMAT = "yyyy-mm-dd"
-FORMATS = {
-    "money": MONEY_FORMAT,
-    "change": CHANGE_FORMAT,
-    "ratio": RATIO_FORMAT,
-    "multiple": MULTIPLE_FORMAT,
-    "count": COUNT_FORMAT,
-    "date": DATE_FORMAT,
-    "decimal": "General",
-    "text": "General",
-}
 NUMERIC = frozenset({"money", "change", "ratio", "multiple", "decimal"})
 WIDTH_SAMPLE = 500  # rows looked at to size the columns: the widths need no second pass over a large table
 
@@ -63,103 +53,186 @@ class Sheet:
     totals: Sequence[dict[str, Any]] = field(default_factory=tuple)
 
 
-# -- cells ---------------------------------------------------------------------------------------
+# -- the writer ----------------------------------------------------------------------------------
+#
+# SpreadsheetML written directly, row by row, into the zip: each value becomes its XML as it is
+# read, so time and memory grow with the rows (500,000 movements in seconds, where a cell object
+# per value costs minutes). openpyxl reads the files back in the tests: an independent check.
+
+KIND_ORDER = ("text", "money", "change", "ratio", "multiple", "count", "decimal", "date")
+_NUMBER_FORMATS = {"money": (164, MONEY_FORMAT), "change": (165, CHANGE_FORMAT), "ratio": (166, RATIO_FORMAT),
+                   "multiple": (167, MULTIPLE_FORMAT), "count": (168, COUNT_FORMAT), "date": (169, DATE_FORMAT)}
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_EXCEL_EPOCH = date(1899, 12, 30).toordinal()
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
-def cell_value(value: Any, kind: str) -> Any:
-    """A SPEC JSON value as the workbook stores it: a Decimal, an int, a date or text (None: an empty cell)."""
-    if value is None or value == "":
-        return None
-    if kind in NUMERIC:
-        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            return value
-        try:
-            return Decimal(value)
-        except (InvalidOperation, TypeError, ValueError):
-            return str(value)
-    if kind == "count" and isinstance(value, int):
-        return value
-    if kind == "date" and isinstance(value, str):
-        try:
-            return date.fromisoformat(value[:10]) if len(value) == 10 else value
-        except ValueError:
-            return value
+def _style(kind: str, bold: bool) -> int:
+    return 2 * KIND_ORDER.index(kind) + (1 if bold else 0)
+
+
+def _escape(text: str) -> str:
+    text = _NOT_XML.sub("", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _text_cell(ref: str, value: Any, style: int) -> str:
     if isinstance(value, (list, tuple)):
-        return " ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return value if isinstance(value, (int, date)) and not isinstance(value, bool) else str(value)
+        value = " ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = ", ".join(f"{k}={v}" for k, v in value.items())
+    # Always an inline string: text is never read as a number or a formula, whatever it starts with.
+    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">{_escape(str(value))}</t></is></c>'
 
 
-class _Cells:
-    """One reusable write-only cell per column and kind: a row's values go into them, then the row is appended.
-
-    A write-only sheet writes each appended row at once, so the same cells
-    can carry the next row: no cell object is built per value.
-    """
-
-    def __init__(self, ws: Any, bold: bool = False):
-        from openpyxl.styles import Font
-
-        self.ws = ws
-        self.font = Font(bold=True) if bold else None
-        self.cache: dict[tuple[int, str], Any] = {}
-
-    def cell(self, index: int, kind: str, value: Any) -> Any:
-        key = (index, kind)
-        cell = self.cache.get(key)
-        if cell is None:
-            from openpyxl.cell import WriteOnlyCell
-
-            cell = WriteOnlyCell(self.ws)
-            cell.number_format = FORMATS[kind]
-            if self.font is not None:
-                cell.font = self.font
-            self.cache[key] = cell
-        cell.value = value
+def _cell(ref: str, value: Any, kind: str, style: int) -> str:
+    """One cell's XML: a number in its kind's format, a date as Excel's day number, or text."""
+    if kind in NUMERIC or kind == "count":
         if isinstance(value, str):
-            cell.data_type = "s"  # never a formula, whatever the text starts with
-        return cell
+            if _NUMBER.fullmatch(value) and (kind != "count" or "." not in value):
+                return f'<c r="{ref}" s="{style}"><v>{value}</v></c>'
+        elif isinstance(value, Decimal) and value.is_finite():
+            return f'<c r="{ref}" s="{style}"><v>{value:f}</v></c>'
+        elif isinstance(value, int) and not isinstance(value, bool):
+            return f'<c r="{ref}" s="{style}"><v>{value}</v></c>'
+    elif kind == "date":
+        day = value if isinstance(value, date) else None
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                day = None
+        if day is not None:
+            return f'<c r="{ref}" s="{style}"><v>{day.toordinal() - _EXCEL_EPOCH}</v></c>'
+    return _text_cell(ref, value, style)
 
-    def row(self, row: dict[str, Any], columns: Sequence[Column]) -> list[Any]:
-        out = []
-        for i, c in enumerate(columns):
-            kind = c.kind_for(row)
-            value = cell_value(row.get(c.key), kind)
-            out.append(None if value is None and self.font is None else self.cell(i, kind, value))
-        return out
+
+def _columns(n: int) -> list[str]:
+    letters = []
+    for i in range(1, n + 1):
+        name = ""
+        while i:
+            i, rest = divmod(i - 1, 26)
+            name = chr(65 + rest) + name
+        letters.append(name)
+    return letters
+
+
+def _sheet_rows(sheet: Sheet) -> Iterable[str]:
+    """The ``<row>`` elements of a sheet: notes, a blank line, the bold header, the rows, the bold totals."""
+    letters = _columns(max(len(sheet.columns), 1))
+    number = 0
+
+    def row(cells: str) -> str:
+        return f'<row r="{number}">{cells}</row>'
+
+    for note in sheet.notes:
+        number += 1
+        yield row(_text_cell(f"A{number}", str(note), _style("text", False)))
+    if sheet.notes:
+        number += 1
+    number += 1
+    yield row("".join(_text_cell(f"{letters[i]}{number}", c.heading, _style("text", True)) for i, c in enumerate(sheet.columns)))
+    for rows, bold in ((sheet.rows, False), (sheet.totals, True)):
+        plans = [(c.key, letters[i], c.kind, c.kind_of, _style(c.kind, bold)) for i, c in enumerate(sheet.columns)]
+        for values in rows:
+            number += 1
+            cells = []
+            for key, letter, kind, kind_of, style in plans:
+                value = values.get(key)
+                if value is None or value == "":
+                    continue
+                if kind_of is not None:
+                    kind = kind_of(values)
+                    style = _style(kind, bold)
+                cells.append(_cell(f"{letter}{number}", value, kind, style))
+            yield row("".join(cells))
+
+
+def header_row(sheet: Sheet) -> int:
+    """The row number of a sheet's header (the rows below it are frozen under it)."""
+    return len(sheet.notes) + (1 if sheet.notes else 0) + 1
+
+
+def _worksheet(sheet: Sheet, write: Any) -> None:
+    top = header_row(sheet)
+    last = f"{_columns(max(len(sheet.columns), 1))[-1]}{top + len(sheet.rows) + len(sheet.totals)}"
+    write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{MAIN}">'
+          f'<dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0"><pane ySplit="{top}" topLeftCell="A{top + 1}" activePane="bottomLeft" '
+          f'state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>')
+    if sheet.columns:
+        write("<cols>" + "".join(f'<col min="{i}" max="{i}" width="{_width(sheet, c)}" customWidth="1"/>'
+                                 for i, c in enumerate(sheet.columns, start=1)) + "</cols>")
+    write("<sheetData>")
+    chunk: list[str] = []
+    for row in _sheet_rows(sheet):
+        chunk.append(row)
+        if len(chunk) >= 2000:
+            write("".join(chunk))
+            chunk.clear()
+    write("".join(chunk) + "</sheetData></worksheet>")
+
+
+def _styles() -> str:
+    formats = "".join(f'<numFmt numFmtId="{i}" formatCode="{_escape(code)}"/>' for i, code in _NUMBER_FORMATS.values())
+    xfs = []
+    for kind in KIND_ORDER:
+        number_format = _NUMBER_FORMATS.get(kind, (0, ""))[0]
+        for bold in (0, 1):
+            applied = (' applyNumberFormat="1"' if number_format else "") + (' applyFont="1"' if bold else "")
+            xfs.append(f'<xf numFmtId="{number_format}" fontId="{bold}" fillId="0" borderId="0" xfId="0"{applied}/>')
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="{MAIN}">'
+            f'<numFmts count="{len(_NUMBER_FORMATS)}">{formats}</numFmts>'
+            '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+            '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+            f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
+            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
 
 
 def write(path: str, sheets: Sequence[Sheet]) -> None:
     """Write ``sheets`` to an .xlsx file at ``path``: notes, a bold header row, the rows, then the totals in bold."""
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
+    import zipfile
 
-    book = Workbook(write_only=True)
-    names: set[str] = set()
-    for sheet in sheets:
-        ws = book.create_sheet(_sheet_name(sheet.name, names))
-        for i, c in enumerate(sheet.columns, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = _width(sheet, c)
-        header_row = len(sheet.notes) + (1 if sheet.notes else 0) + 1
-        if sheet.columns:
-            ws.freeze_panes = f"A{header_row + 1}"
-        plain, bold = _Cells(ws), _Cells(ws, bold=True)
-        for note in sheet.notes:
-            ws.append([plain.cell(0, "text", str(note))])
-        if sheet.notes:
-            ws.append([])
-        ws.append([bold.cell(i, "text", c.heading) for i, c in enumerate(sheet.columns)])
-        for row in sheet.rows:
-            ws.append(plain.row(row, sheet.columns))
-        for row in sheet.totals:
-            ws.append(bold.row(row, sheet.columns))
-    if not sheets:
-        book.create_sheet("empty")
-    book.save(path)
+    sheets = list(sheets) or [Sheet("empty", [], [])]
+    taken: set[str] = set()
+    names = [_sheet_name(s.name, taken) for s in sheets]
+    declaration = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as package:
+        package.writestr("[Content_Types].xml", declaration + (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+            + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+                      'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                      for i in range(1, len(sheets) + 1)) + "</Types>"))
+        package.writestr("_rels/.rels", declaration + (
+            f'<Relationships xmlns="{PACKAGE_RELATIONSHIPS}"><Relationship Id="rId1" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'))
+        package.writestr("xl/workbook.xml", declaration + (
+            f'<workbook xmlns="{MAIN}" xmlns:r="{RELATIONSHIPS}"><sheets>'
+            + "".join(f'<sheet name="{_escape(name)}" sheetId="{i}" r:id="rId{i}"/>' for i, name in enumerate(names, start=1))
+            + "</sheets></workbook>"))
+        package.writestr("xl/_rels/workbook.xml.rels", declaration + (
+            f'<Relationships xmlns="{PACKAGE_RELATIONSHIPS}">'
+            + "".join(f'<Relationship Id="rId{i}" Type="{RELATIONSHIPS}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                      for i in range(1, len(sheets) + 1))
+            + f'<Relationship Id="rId{len(sheets) + 1}" Type="{RELATIONSHIPS}/styles" Target="styles.xml"/></Relationships>'))
+        package.writestr("xl/styles.xml", _styles())
+        for i, sheet in enumerate(sheets, start=1):
+            with package.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as stream:
+                _worksheet(sheet, lambda text: stream.write(text.encode("utf-8")))
 
 
-def _width(sheet: Sheet, column: Column) -> float:
+def _width(sheet: Sheet, column: Column) -> int:
     sample = [column.heading] + [str(row.get(column.key) or "") for row in sheet.rows[:WIDTH_SAMPLE]]
     sample += [str(row.get(column.key) or "") for row in sheet.totals]
     return min(max(max(len(s) for s in sample) + 3, 8), 60)
@@ -181,7 +254,7 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 def about_sheet(lines: Iterable[tuple[str, Any]]) -> Sheet:
     """The first sheet of an export: where its figures come from (ledger, read, range, known at, policy)."""
     rows = [{"item": label, "value": value} for label, value in lines]
-    return Sheet("about", rows, [Column("item", "about this workbook"), Column("value", "")])
+    return Sheet("about", rows, [Column("item", "about this workbook"), Column("value", "value")])
 
 
 def sum_row(rows: Sequence[dict[str, Any]], columns: Sequence[Column], label: tuple[str, str]) -> dict[str, Any]:
