@@ -25,8 +25,8 @@ from projections.movers import top_movers
 from projections.periods import month_end, parse_range, split
 from projections.readmodel import ReadModel
 
-DRILL_LIMIT = 60_000
-"""The most movements one report embeds for its drill-down (about 10 MB of page): see docs/decisions.md."""
+DRILL_LIMIT = 100_000
+"""The most movements one report embeds for its drill-down (about 20 MB of page): see docs/decisions.md."""
 
 WINDOW = 12  # months of the trailing NRR and GRR (SPEC §15's default)
 BANDS = ((None, "0.9", "below 90%"), ("0.9", "1.0", "90–100%"), ("1.0", "1.1", "100–110%"),

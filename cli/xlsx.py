@@ -435,7 +435,7 @@ def explain_sheets(report: dict[str, Any]) -> list[Sheet]:
     value = report.get("value")
     summary = [{k: v for k, v in report.items() if not isinstance(v, (list, dict))}]
     figure_columns = [Column("metric", "metric"), Column("start", "start", "date"), Column("end", "end", "date"),
-                      Column("group", "group"), Column("value", "value", amount_kind if value is None or kind != "count" else "count"),
+                      Column("group", "group"), Column("value", "value", amount_kind),
                       Column("currency", "currency"), Column("known_at", "known_at")]
     if amount_kind == "count" and value is not None:
         summary[0]["value"] = int(value)

@@ -19,6 +19,7 @@ import struct
 import subprocess
 import tempfile
 import zlib
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -394,3 +395,49 @@ def test_quarters_are_named_as_quarters(example, tmp_path):
     assert "Movements by quarter" in page
     assert "<td class=\"\">2025-12-15..2025-12-31</td>" in page
     assert "<td class=\"\">2026-Q1</td>" in page and "<td class=\"\">2026-Q2</td>" in page
+
+
+def test_trailing_nrr_is_the_windows_own_retention_in_finances_bands(example):
+    from decimal import ROUND_HALF_EVEN
+
+    from cli.report import band
+
+    assert [band(v) for v in ("0.899999", "0.900000", "0.999999", "1.000000", "1.199999", "1.200000", "1.300000", None)] == [
+        "below 90%", "90–100%", "90–100%", "100–110%", "110–120%", "120–130%", "130%+", None]
+    window = ("--from", "2025-07-01", "--to", "2026-06-30", "--format", "json")
+    parts = {m: Decimal(example("explain", m, *window).json()["value"])
+             for m in ("opening_mrr", "retention.expansion", "retention.contraction", "retention.churn")}
+    nrr = ((parts["opening_mrr"] + parts["retention.expansion"] - parts["retention.contraction"] - parts["retention.churn"])
+           / parts["opening_mrr"]).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    grr = ((parts["opening_mrr"] - parts["retention.contraction"] - parts["retention.churn"])
+           / parts["opening_mrr"]).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+
+    import cli.report
+    from cli.context import State
+
+    state = State(example.db, None)
+    rm, k = state.reading(None)
+    report = cli.report.trailing_retention(rm, date(2026, 1, 1), date(2026, 6, 30), k)
+    assert report["window"] == 12 and [m["month"] for m in report["months"]] == [f"2026-0{i}" for i in range(1, 7)]
+    june = report["months"][-1]
+    assert (june["start"], june["end"]) == ("2025-07-01", "2026-06-30")
+    assert (june["nrr"], june["grr"]) == (f"{nrr}", f"{grr}")
+    assert june["band"] == band(june["nrr"])
+
+
+def test_the_durability_table_shows_the_spec_shape():
+    """SPEC §15's `durability` JSON, as `projections.durability.durability_report` returns it, drawn as a table."""
+    from cli.html_report import durability_section
+
+    report = {"currency": "USD", "known_at": "2026-07-01T00:00:00Z", "policy": {}, "within": 90, "periods": [
+        {"start": "2026-01-01", "end": "2026-03-31", "group": None,
+         "expansion": {"customers": 12, "followed": 3, "rate": "0.250000", "expansion_amount": "4500.00", "lost_amount": "1200.50"},
+         "contraction": {"customers": 4, "churned": 1, "churn_rate": "0.250000", "repeated": 2},
+         "first_expansion": {"customers": 9, "expanded": 5, "within_90": 2, "within_180": 4, "within_365": 5,
+                             "median_days": 121, "p25_days": 60, "p75_days": 200}}]}
+    page = durability_section({"durability": report})
+    row = re.search(r"<tbody><tr>(.*?)</tr>", page).group(1)
+    cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+    assert cells == ["2026-Q1", "12", "3", "25.0%", "4,500.00", "1,200.50", "4", "1", "25.0%", "2", "9", "5", "2", "121"]
+    assert "within 90 days" in page
+    assert "not in this build" in durability_section({"durability": None})
