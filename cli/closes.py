@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from cli import render
+from cli import render, xlsx
 from cli.context import state
-from cli.options import PolicyOption, Actor, Format, FormatOption, KnownAt, Opt
-from cli.output import deliver
+from cli.options import PolicyOption, Actor, ExportFormat, ExportFormatOption, KnownAt, Opt, OutOption
+from cli.output import about, deliver
 from cli.render import Column, figure_cell, known_suffix, signed_cell, table
 from projections import queries
 from projections.closes import Close, close_figures
@@ -75,7 +75,8 @@ def restatements(
     period: Annotated[str | None, Opt("--period", help="Only this closed period (2026-03, 2026-Q1, 2026).")] = None,
     known_at: KnownAt = None,
     policy: PolicyOption = None,
-    format: FormatOption = Format.table,
+    format: ExportFormatOption = ExportFormat.table,
+    out: OutOption = None,
 ) -> None:
     """Every closed period whose figures as now known differ from those recorded at its close, and the events why."""
     rm, k = state(ctx).reading(known_at, policy)
@@ -91,9 +92,12 @@ def restatements(
 
     deliver(
         format.value,
+        out,
         json=lambda: {**queries.report_header(rm, k), "restatements": found},
         csv=csv,
         table=lambda: restatements_table(found, k),
+        xlsx=lambda: xlsx.restatements_sheets(csv()[0], f"Restatements of closed periods{known_suffix(k)}"),
+        about=lambda: about(ctx, k, period=period, currency=rm.settings.currency),
     )
 
 

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import xlsx
 from cli.closes import EVENT_COLUMNS
 from cli.context import state
-from cli.options import Format, FormatOption, Opt, Period, attribute, instant
-from cli.output import deliver
-from cli.render import Column, figure_cell, signed_cell, table
+from cli.options import ExportFormat, ExportFormatOption, Opt, OutOption, Period, attribute, instant
+from cli.output import about, deliver
+from cli.render import Column, figure_cell, signed_cell, table, with_net_change
 from ledger.clock import parse_date
 from ledger.errors import UsageError
 from projections.diff import diff_report
@@ -46,7 +47,8 @@ def diff(
     as_of: Annotated[str | None, Opt("--as-of", help="mrr: the day.")] = None,
     customer: Annotated[str | None, Opt("--customer", help="mrr, movements: one customer.")] = None,
     category: Annotated[str | None, Opt("--category", help="movements: one category.")] = None,
-    format: FormatOption = Format.table,
+    format: ExportFormatOption = ExportFormat.table,
+    out: OutOption = None,
 ) -> None:
     """The same read at two knowledge times: what differs, and the events recorded in between."""
     if not known_at or len(known_at) != 2:
@@ -69,7 +71,17 @@ def diff(
     before, after = (knowledge(rm, instant(t)) for t in known_at)
     report = diff_report(rm, read.value, before, after, start=start, end=end, period=(period or Period.month).value,
                          by=attribute(by), as_of=day, customer=customer, category=category)
-    deliver(format.value, json=lambda: report, csv=lambda: diff_csv(report), table=lambda: diff_table(report))
+    deliver(format.value, out, json=lambda: report, csv=lambda: diff_csv(report), table=lambda: diff_table(report),
+            xlsx=lambda: diff_sheets(report),
+            about=lambda: about(ctx, after, read=read.value, compared_with=f"as known at {before.recorded_at or '(empty ledger)'}",
+                                range=f"{start} – {end}" if start else None, as_of=as_of, currency=report["currency"]))
+
+
+def diff_sheets(report: dict[str, Any]) -> list:
+    rows, _ = diff_csv(report)
+    title = diff_table(report).split("\n", 1)[0]
+    figures = "figures" in report
+    return xlsx.diff_sheets(report, rows if figures else None, None if figures else rows, title)
 
 
 def _movement_changes(moved: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -92,7 +104,7 @@ def _movement_changes(moved: dict[str, list[dict[str, Any]]]) -> list[dict[str, 
                 "before": f"{b['category']} {b['amount']}",
             }
         )
-    return sorted(rows, key=lambda r: (r["date"], r["customer_id"]))
+    return sorted((with_net_change(r) for r in rows), key=lambda r: (r["date"], r["customer_id"]))
 
 
 MOVEMENT_CHANGE_COLUMNS = [
@@ -104,6 +116,7 @@ MOVEMENT_CHANGE_COLUMNS = [
     Column("from_mrr", "from MRR", "money"),
     Column("to_mrr", "to MRR", "money"),
     Column("amount", "amount", "money"),
+    Column("net_change", "net change", "change"),
     Column("before", "before"),
     Column("event_ids", "events"),
 ]

@@ -1,588 +1,495 @@
-"""The HTML report: one self-contained file, charts drawn here as inline SVG.
+"""The HTML report: one self-contained file for a CFO to sign and an auditor to trace.
 
-No script, no network, no external asset: the file opens the same in a
-browser today, in an email attachment or in an audit folder in five years.
-Every chart is also readable without colour (values in labels and in each
-shape's ``<title>`` tooltip), and every figure comes from the SPEC §11 JSON
-documents, so the report shows exactly what ``metrics``, ``cohorts`` and
-``restatements`` print. Pixel positions are computed in Decimal, like the money.
+The first page: the headline figures, one bridge for the whole range and the
+monthly movements. Then the MRR trend, trailing retention, causes, segments,
+cohorts, durability, every period's figures, top movers, restatements and
+notes. Every figure comes from the SPEC JSON documents (``cli.report.gather``),
+so the page shows exactly what `metrics`, `cohorts` and `restatements` print;
+clicking a figure or a bar opens the customers, movements and events behind
+it, from data embedded in the file (no server, no network), by the rules of
+`explain`. Chart geometry lives in ``cli.charts``; style and script in
+``cli.report_assets``.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from cli.render import money_cell, ratio_cell
-from projections.periods import month_end
+from cli import charts
+from cli.charts import COLOURS, SERIES_PALETTE, CauseRow, Column, Series, Step, Units, esc, figure_attrs, percent
+from cli.report_assets import CSS, SCRIPT
+from ledger.customer import CAUSES
+from projections.periods import period_label
 
-COLOURS = {
-    "opening": "#1f4e79",
-    "closing": "#1f4e79",
-    "new": "#2e7d32",
-    "expansion": "#66bb6a",
-    "reactivation": "#00897b",
-    "contraction": "#ef6c00",
-    "churn": "#c62828",
-    "mrr": "#1f4e79",
-    "arr": "#6a1b9a",
-    "nrr": "#1565c0",
-    "grr": "#ef6c00",
+ZERO = Decimal(0)
+CATEGORY_WORDS = {"new": "New", "expansion": "Expansion", "contraction": "Contraction", "churn": "Churn",
+                  "reactivation": "Reactivation"}
+CAUSE_WORDS = {"cross_sell": "Cross-sell (new product line)", "line_removed": "Product line removed",
+               "plan": "Plan change", "seats": "Seats", "price": "Price", "usage": "Usage", "mixed": "Several causes"}
+EVENT_WORDS = {"subscription_started": "subscription started", "subscription_changed": "terms changed", "upsell": "upsell",
+               "downgrade": "downgrade", "seat_change": "seat change", "price_change": "price change",
+               "usage_change": "usage change", "cancel": "cancellation", "customer_updated": "customer details",
+               "void": "void"}
+WORDS = {
+    "opening_mrr": "Opening MRR", "closing_mrr": "Closing MRR", "arr": "ARR",
+    "bridge.new": "New MRR", "bridge.expansion": "Expansion MRR", "bridge.contraction": "Contraction MRR",
+    "bridge.churn": "Churned MRR", "bridge.reactivation": "Reactivation MRR", "bridge.net_new": "Net new MRR",
+    "retention.expansion": "Expansion of existing customers", "retention.contraction": "Contraction of existing customers",
+    "retention.churn": "MRR of customers lost", "retention.nrr": "Net revenue retention",
+    "retention.grr": "Gross revenue retention", "retention.churn_rate": "Revenue churn rate",
+    "customers.opening": "Customers at opening", "customers.closing": "Customers", "customers.new": "New customers",
+    "customers.reactivated": "Reactivated customers", "customers.churned": "Churned customers",
+    "customers.logo_churn_rate": "Logo churn rate", "quick_ratio": "Quick ratio", "growth": "MRR growth",
+    "cohort.mrr": "Cohort MRR", "customer": "Customer",
+    "formula.retention.nrr": "NRR = (opening MRR + expansion − contraction − MRR lost) ÷ opening MRR, over the customers active at opening",
+    "formula.retention.grr": "GRR = (opening MRR − contraction − MRR lost) ÷ opening MRR, over the customers active at opening",
+    "formula.growth": "Growth = closing MRR ÷ opening MRR − 1",
+    **CATEGORY_WORDS, **CAUSE_WORDS, **EVENT_WORDS,
+    **{f"causes.{kind}.{cause}": f"{CATEGORY_WORDS[kind]} from {CAUSE_WORDS[cause].lower()}"
+       for kind in ("expansion", "contraction") for cause in CAUSES},
 }
-STEPS = (
-    ("new", "+ new", 1),
-    ("expansion", "+ expansion", 1),
-    ("reactivation", "+ reactivation", 1),
-    ("contraction", "− contraction", -1),
-    ("churn", "− churn", -1),
-)
-TENTH = Decimal("0.1")
-
-CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 0; color: #1b1f24; background: #f6f7f9; }
-header { background: #1f4e79; color: #fff; padding: 18px 32px; }
-header h1 { margin: 0 0 4px 0; font-size: 22px; }
-header p { margin: 0; opacity: .9; font-size: 14px; }
-main { padding: 8px 32px 32px 32px; max-width: 1320px; }
-section { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; margin: 18px 0; padding: 14px 20px; }
-section h2 { font-size: 17px; margin: 0 0 4px 0; }
-section p.note { color: #57606a; font-size: 13px; margin: 2px 0 10px 0; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(400px, 1fr)); gap: 12px; }
-.grid figure { margin: 0; }
-.pair { display: grid; grid-template-columns: repeat(auto-fill, minmax(620px, 1fr)); gap: 12px; }
-.pair figure { margin: 0; }
-figcaption { font-size: 13px; font-weight: 600; margin-bottom: 2px; }
-svg { display: block; max-width: 100%; height: auto; }
-svg text { font-size: 11px; fill: #1b1f24; }
-svg .axis { stroke: #9aa4ae; stroke-width: 1; }
-svg .gridline { stroke: #e6e9ed; stroke-width: 1; }
-svg .connector { stroke: #9aa4ae; stroke-dasharray: 3 2; }
-table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
-th, td { padding: 3px 10px; border-bottom: 1px solid #eceff2; text-align: left; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.loss { color: #b71c1c; }
-td.gain { color: #1b5e20; }
-.legend { font-size: 12px; margin: 4px 0; }
-.legend span { display: inline-block; margin-right: 14px; }
-.legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
-.empty { color: #57606a; font-style: italic; }
-"""
+STEPS = ("new", "expansion", "reactivation", "contraction", "churn")
 
 
-# -- scales --------------------------------------------------------------------------------------
+# -- cells ---------------------------------------------------------------------------------------
 
 
-def nice_step(span: Decimal, ticks: int = 5) -> Decimal:
-    """A round tick step (1, 2 or 5 × 10ⁿ) giving about ``ticks`` intervals over ``span``."""
-    if span <= 0:
-        return Decimal(1)
-    raw = span / ticks
-    exponent = raw.adjusted()
-    base = Decimal(1).scaleb(exponent)
-    for mult in (1, 2, 5, 10):
-        if base * mult >= raw:
-            return base * mult
-    return base * 10
+def money(value: Any) -> str:
+    """Money for a table: 1,234.56, always two decimals, a true minus sign."""
+    if value is None:
+        return "n/a"
+    amount = Decimal(value)
+    return ("−" if amount < 0 else "") + f"{abs(amount):,.2f}"
 
 
-def nice_range(lo: Decimal, hi: Decimal, *, zero: bool = False) -> tuple[Decimal, Decimal, Decimal]:
-    """Axis bounds rounded outwards to a tick step, optionally including zero."""
-    if zero:
-        lo, hi = min(lo, Decimal(0)), max(hi, Decimal(0))
-    if hi == lo:
-        hi, lo = hi + 1, lo - 1 if lo != 0 or not zero else lo
-    step = nice_step(hi - lo)
-    floor = (lo / step).to_integral_value(rounding="ROUND_FLOOR") * step
-    ceil = (hi / step).to_integral_value(rounding="ROUND_CEILING") * step
-    return floor, ceil, step
+def signed(value: Any) -> str:
+    """A change: +1,234.56 or −1,234.56."""
+    amount = Decimal(value)
+    return ("+" if amount > 0 else "") + money(amount)
 
 
-class Scale:
-    """Maps a value in [lo, hi] to a pixel position in [start, stop] (start may be greater than stop)."""
-
-    def __init__(self, lo: Decimal, hi: Decimal, start: int, stop: int):
-        self.lo, self.hi, self.start, self.stop = lo, hi, Decimal(start), Decimal(stop)
-
-    def __call__(self, value: Decimal) -> Decimal:
-        span = self.hi - self.lo
-        frac = (Decimal(value) - self.lo) / span if span else Decimal(0)
-        return (self.start + frac * (self.stop - self.start)).quantize(TENTH)
+def ratio(value: Any) -> str:
+    return "n/a" if value is None else percent(Decimal(value))
 
 
-def compact(value: Decimal) -> str:
-    """An axis label: 1.2M, 350k, 900."""
-    v = abs(value)
-    sign = "-" if value < 0 else ""
-    for limit, suffix in ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "k")):
-        if v >= limit:
-            text = f"{(v / limit):.2f}".rstrip("0").rstrip(".")
-            return f"{sign}{text}{suffix}"
-    return f"{sign}{v.normalize():f}"
+def figure(metric: str, start: str, end: str, value: Any, label: str, **more: Any) -> dict[str, Any]:
+    """What a clickable number stands for: a figure `explain` takes (metric, range, optional group) and its value."""
+    return {"metric": metric, "start": start, "end": end, "value": None if value is None else str(value), "label": label, **more}
 
 
-def esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+def cell(text: str, css: str = "", fig: dict[str, Any] | None = None) -> str:
+    attrs = figure_attrs(fig)
+    if attrs:
+        attrs = attrs.replace(' class="drill"', "")
+        css = f"{css} drill".strip()
+    return f'<td class="{css}"{attrs}>{esc(text)}</td>'
 
 
-def _svg(width: int, height: int, label: str, body: list[str]) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="{esc(label)}">' + "".join(body) + "</svg>"
-    )
-
-
-def _y_axis(scale: Scale, lo: Decimal, hi: Decimal, step: Decimal, left: int, right: int, fmt) -> list[str]:
-    out = []
-    value = lo
-    while value <= hi:
-        y = scale(value)
-        out.append(f'<line class="gridline" x1="{left}" y1="{y}" x2="{right}" y2="{y}"/>')
-        out.append(f'<text x="{left - 6}" y="{y + Decimal(4)}" text-anchor="end">{esc(fmt(value))}</text>')
-        value += step
-    out.append(f'<line class="axis" x1="{left}" y1="{scale(lo)}" x2="{left}" y2="{scale(hi)}"/>')
-    return out
-
-
-# -- charts --------------------------------------------------------------------------------------
-
-
-def waterfall(period: dict[str, Any], currency: str) -> str:
-    """One period's MRR bridge: opening, each movement category as a floating bar, closing."""
-    opening, closing = Decimal(period["opening_mrr"]), Decimal(period["closing_mrr"])
-    bars: list[tuple[str, str, Decimal, Decimal, Decimal]] = [("opening", "opening", Decimal(0), opening, opening)]
-    level = opening
-    for key, label, sign in STEPS:
-        amount = Decimal(period["bridge"][key])
-        after = level + sign * amount
-        bars.append((key, label, level, after, amount))
-        level = after
-    bars.append(("closing", "closing", Decimal(0), closing, closing))
-    levels = [b[2] for b in bars[1:-1]] + [b[3] for b in bars]
-    floor_hint = min(levels)
-    top = max(levels)
-    # The movements are small beside the opening MRR: start the axis near the lowest level so they show.
-    spread = top - floor_hint
-    lo_raw = floor_hint - max(spread, top / 50) * Decimal("0.6")
-    lo, hi, step = nice_range(max(lo_raw, Decimal(0)), top)
-    width, height, left, right, top_px, bottom = 460, 270, 64, 450, 16, 214
-    y = Scale(lo, hi, bottom, top_px)
-    body = _y_axis(y, lo, hi, step, left, right, compact)
-    slot = Decimal(right - left) / len(bars)
-    bar_w = (slot * Decimal("0.62")).quantize(TENTH)
-    for i, (key, label, start, stop, amount) in enumerate(bars):
-        x = (left + slot * i + (slot - bar_w) / 2).quantize(TENTH)
-        a, b = (max(start, lo), stop) if key in ("opening", "closing") else (start, stop)
-        y1, y2 = y(max(a, b)), y(max(min(a, b), lo))
-        h = max(y2 - y1, Decimal(1) if amount else Decimal(0))
-        sign = "−" if key in ("contraction", "churn") else ("+" if key not in ("opening", "closing") else "")
-        tip = f"{label}: {sign}{money_cell(amount)} {currency}"
-        body.append(
-            f'<rect class="bar {key}" x="{x}" y="{y1}" width="{bar_w}" height="{h}" fill="{COLOURS[key]}">'
-            f"<title>{esc(tip)}</title></rect>"
-        )
-        if amount or key in ("opening", "closing"):
-            body.append(
-                f'<text x="{(x + bar_w / 2).quantize(TENTH)}" y="{y1 - Decimal(4)}" text-anchor="middle">'
-                f"{esc(sign + compact(amount))}</text>"
-            )
-        if i < len(bars) - 1:
-            nxt = (x + slot).quantize(TENTH)
-            yl = y(stop)
-            body.append(f'<line class="connector" x1="{x + bar_w}" y1="{yl}" x2="{nxt}" y2="{yl}"/>')
-        cx = (x + bar_w / 2).quantize(TENTH)
-        body.append(
-            f'<text x="{cx}" y="{bottom + 14}" text-anchor="end" transform="rotate(-30 {cx} {bottom + 14})">'
-            f"{esc(label)}</text>"
-        )
-    body.append(f'<line class="axis" x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}"/>')
-    return _svg(width, height, f"MRR bridge {period['start']} to {period['end']}", body)
-
-
-def line_chart(
-    labels: Sequence[str],
-    series: Sequence[tuple[str, str, Sequence[Decimal | None]]],
-    *,
-    fmt,
-    zero: bool = False,
-    width: int = 640,
-    height: int = 280,
-    label: str = "",
-) -> str:
-    """Lines over periods: each series (name, colour, values; None = no value) with a point per period."""
-    values = [v for _, _, vs in series for v in vs if v is not None]
-    if not values:
-        values = [Decimal(0), Decimal(1)]
-    lo, hi, step = nice_range(min(values), max(values), zero=zero)
-    left, right, top_px, bottom = 72, width - 16, 16, height - 46
-    y = Scale(lo, hi, bottom, top_px)
-    n = max(len(labels), 1)
-    slot = Decimal(right - left) / n
-    xs = [(left + slot * i + slot / 2).quantize(TENTH) for i in range(n)]
-    body = _y_axis(y, lo, hi, step, left, right, fmt)
-    body.append(f'<line class="axis" x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}"/>')
-    every = max(1, (n + 11) // 12)
-    for i, text in enumerate(labels):
-        if i % every == 0:
-            body.append(f'<text x="{xs[i]}" y="{bottom + 16}" text-anchor="middle">{esc(text)}</text>')
-    for name, colour, vals in series:
-        points = [f"{xs[i]},{y(v)}" for i, v in enumerate(vals) if v is not None]
-        if len(points) > 1:
-            body.append(
-                f'<polyline class="series {esc(name)}" fill="none" stroke="{colour}" stroke-width="2" '
-                f'points="{" ".join(points)}"/>'
-            )
-        for i, v in enumerate(vals):
-            if v is not None:
-                body.append(
-                    f'<circle class="point {esc(name)}" cx="{xs[i]}" cy="{y(v)}" r="3.5" fill="{colour}">'
-                    f"<title>{esc(f'{name} {labels[i]}: {fmt(v)}')}</title></circle>"
-                )
-    for j, (name, colour, _) in enumerate(series):
-        lx = left + 10 + j * 120
-        body.append(f'<rect x="{lx}" y="{height - 16}" width="10" height="10" fill="{colour}"/>')
-        body.append(f'<text x="{lx + 14}" y="{height - 7}">{esc(name)}</text>')
-    return _svg(width, height, label, body)
-
-
-def cause_bars(causes: dict[str, dict[str, Decimal]], currency: str) -> str:
-    """Expansion (right, green) against contraction (left, orange) by cause, summed over the range."""
-    names = sorted(set(causes["expansion"]) | set(causes["contraction"]))
-    if not names:
-        names = ["(none)"]
-    biggest = max([Decimal(1)] + list(causes["expansion"].values()) + list(causes["contraction"].values()))
-    lo, hi, step = nice_range(-biggest, biggest, zero=True)
-    bound = max(-lo, hi)
-    width, left, right = 640, 100, 624
-    row_h, top_px = 30, 24
-    height = top_px + row_h * len(names) + 30
-    x = Scale(-bound, bound, left, right)
-    body = [
-        f'<text x="{x(-bound / 2)}" y="14" text-anchor="middle">◀ contraction</text>',
-        f'<text x="{x(bound / 2)}" y="14" text-anchor="middle">expansion ▶</text>',
-    ]
-    for i, name in enumerate(names):
-        cy = top_px + row_h * i
-        body.append(f'<text x="{left - 6}" y="{cy + 19}" text-anchor="end">{esc(name)}</text>')
-        for kind, sign in (("expansion", 1), ("contraction", -1)):
-            amount = causes[kind].get(name, Decimal(0))
-            a, b = x(Decimal(0)), x(sign * amount)
-            x0, w = min(a, b), abs(b - a)
-            tip = f"{kind} by {name}: {money_cell(amount)} {currency}"
-            body.append(
-                f'<rect class="bar {kind}" x="{x0}" y="{cy + 6}" width="{max(w, Decimal(1) if amount else Decimal(0))}" '
-                f'height="18" fill="{COLOURS[kind]}"><title>{esc(tip)}</title></rect>'
-            )
-            if amount:
-                tx = b + (4 if sign > 0 else -4)
-                anchor = "start" if sign > 0 else "end"
-                mark = "+" if sign > 0 else "−"
-                body.append(f'<text x="{tx}" y="{cy + 19}" text-anchor="{anchor}">{mark}{esc(compact(amount))}</text>')
-    zero_x = x(Decimal(0))
-    bottom = top_px + row_h * len(names)
-    body.append(f'<line class="axis" x1="{zero_x}" y1="{top_px}" x2="{zero_x}" y2="{bottom}"/>')
-    return _svg(width, height, "expansion and contraction by cause", body)
-
-
-def heatmap(cohorts: Sequence[dict[str, Any]]) -> str:
-    """Cohort NRR by month offset: one row per cohort, darker blue for higher retention."""
-    width_k = max((len(c.get("offsets", [])) for c in cohorts), default=0)
-    cell_w, cell_h, left, top_px = 46, 22, 150, 26
-    width = left + cell_w * max(width_k, 1) + 10
-    height = top_px + cell_h * max(len(cohorts), 1) + 10
-    body = []
-    for k in range(width_k):
-        body.append(f'<text x="{left + cell_w * k + cell_w // 2}" y="16" text-anchor="middle">M{k}</text>')
-    for r, cohort in enumerate(cohorts):
-        cy = top_px + cell_h * r
-        body.append(
-            f'<text x="{left - 6}" y="{cy + 15}" text-anchor="end">{esc(cohort["cohort"])} '
-            f'({cohort.get("customers", "")})</text>'
-        )
-        for offset in cohort.get("offsets", []):
-            k, nrr = offset["k"], offset.get("nrr")
-            cx = left + cell_w * k
-            if nrr is None:
-                fill, text = "#eeeeee", "n/a"
-            else:
-                v = min(max(Decimal(nrr), Decimal(0)), Decimal("1.5"))
-                # 0 → pale, 1.5 → deep blue; lightness in whole percent keeps the text deterministic.
-                light = int(Decimal(95) - v / Decimal("1.5") * Decimal(62))
-                fill, text = f"hsl(210, 70%, {light}%)", f"{(Decimal(nrr) * 100).quantize(Decimal(1))}%"
-            colour = "#ffffff" if nrr is not None and Decimal(nrr) > Decimal("0.8") else "#1b1f24"
-            tip = f"cohort {cohort['cohort']} M{k}: NRR {ratio_cell(nrr)}, MRR {money_cell(offset.get('mrr'))}"
-            body.append(
-                f'<rect class="cell" x="{cx}" y="{cy}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{fill}">'
-                f"<title>{esc(tip)}</title></rect>"
-            )
-            body.append(
-                f'<text x="{cx + (cell_w - 2) // 2}" y="{cy + 15}" text-anchor="middle" style="fill:{colour}">{text}</text>'
-            )
-    return _svg(width, height, "cohort net revenue retention", body)
-
-
-# -- the document --------------------------------------------------------------------------------
-
-
-def _table(headings: Sequence[tuple[str, str]], rows: Sequence[Sequence[tuple[str, str]]]) -> str:
-    """An HTML table; each heading and cell is (text, class)."""
+def table(headings: Sequence[tuple[str, str]], rows: Sequence[str], totals: Sequence[str] = ()) -> str:
     head = "".join(f'<th class="{c}">{esc(t)}</th>' for t, c in headings)
-    body = "".join("<tr>" + "".join(f'<td class="{c}">{esc(t)}</td>' for t, c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    body = "".join(f"<tr>{r}</tr>" for r in rows)
+    foot = "".join(f'<tr class="total">{r}</tr>' for r in totals)
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}{foot}</tbody></table></div>'
 
 
-def _section(anchor: str, title: str, note: str, content: str) -> str:
+def section(anchor: str, title: str, note: str, content: str) -> str:
     note_html = f'<p class="note">{note}</p>' if note else ""
     return f'<section id="{anchor}"><h2>{esc(title)}</h2>{note_html}{content}</section>'
 
 
-def _unavailable(what: str) -> str:
+def chart(caption: str, svg: str, anchor: str = "") -> str:
+    ident = f' id="{anchor}"' if anchor else ""
+    return f"<figure{ident}><figcaption>{esc(caption)}</figcaption>{svg}</figure>"
+
+
+def unavailable(what: str) -> str:
     return f'<p class="empty">{esc(what)}</p>'
 
 
-def _period_label(p: dict[str, Any]) -> str:
-    """2026-03 for a whole month, 2026-Q1 for a whole quarter, 2026 for a whole year, else the dates."""
-    start, end = date.fromisoformat(p["start"]), date.fromisoformat(p["end"])
-    whole = start.day == 1 and end == month_end(end)
-    if whole and (start.year, start.month) == (end.year, end.month):
-        return start.isoformat()[:7]
-    if whole and start.year == end.year and start.month % 3 == 1 and end.month == start.month + 2:
-        return f"{start.year}-Q{(start.month + 2) // 3}"
-    if whole and start.year == end.year and (start.month, end.month) == (1, 12):
-        return str(start.year)
-    return f"{start.isoformat()} – {end.isoformat()}"
+def customer_name(data: dict[str, Any], customer: str) -> str:
+    name = (data.get("names") or {}).get(customer)
+    return f"{customer} — {name}" if name else customer
+
+
+# -- the first page --------------------------------------------------------------------------------
+
+
+def headline(data: dict[str, Any]) -> str:
+    """The headline strip: ending MRR and ARR, net new, growth, trailing-12-month NRR and GRR, customers."""
+    w, s, e = data["whole"], data["start"], data["end"]
+    rng = f"{s} – {e}"
+    opening, closing = Decimal(w["opening_mrr"]), Decimal(w["closing_mrr"])
+    growth = None if not opening else (closing - opening) / opening
+    parts = {"opening_mrr": w["opening_mrr"], "closing_mrr": w["closing_mrr"]}
+    tiles = [
+        _tile("Ending MRR", money(w["closing_mrr"]), f"at {e}, {data['currency']}", figure("closing_mrr", s, e, w["closing_mrr"], rng)),
+        _tile("Ending ARR", money(w["arr"]), "12 × ending MRR", figure("arr", s, e, w["arr"], rng)),
+        _tile("Net new MRR", signed(w["bridge"]["net_new"]), f"over {rng}", figure("bridge.net_new", s, e, w["bridge"]["net_new"], rng)),
+        _tile("MRR growth", "n/a" if growth is None else ("+" if growth > 0 else "") + percent(growth),
+              f"from {money(w['opening_mrr'])}", figure("growth", s, e, None, rng, parts=parts,
+                                                       shown="n/a" if growth is None else percent(growth))),
+    ]
+    trailing = (data.get("retention") or {}).get("months") or []
+    window = (data.get("retention") or {}).get("window", 12)
+    last = trailing[-1] if trailing else None
+    for key, name in (("nrr", "NRR"), ("grr", "GRR")):
+        if last is None:
+            tiles.append(_tile(f"{name}, trailing {window} months", "n/a", "no whole month in the range"))
+            continue
+        sub = f"12 months to {last['month']}" + (f" · {last['band']}" if key == "nrr" and last.get("band") else "")
+        fig = figure(f"retention.{key}", last["start"], last["end"], last[key], f"{last['start']} – {last['end']}",
+                     parts=_window_parts(data), shown=ratio(last[key]))
+        tiles.append(_tile(f"{name}, trailing {window} months", ratio(last[key]), sub, fig))
+    c = w["customers"]
+    tiles.append(_tile("Customers", f"{c['closing']:,}", f"+{c['new']:,} new, −{c['churned']:,} churned",
+                       figure("customers.closing", s, e, c["closing"], rng)))
+    return f'<div class="tiles" id="headline">{"".join(tiles)}</div>'
+
+
+def _window_parts(data: dict[str, Any]) -> dict[str, str] | None:
+    window = data.get("trailing_window")
+    if not window:
+        return None
+    return {"opening_mrr": window["opening_mrr"], **{f"retention.{k}": window["retention"][k] for k in ("expansion", "contraction", "churn")}}
+
+
+def _tile(name: str, value: str, sub: str, fig: dict[str, Any] | None = None) -> str:
+    attrs = figure_attrs(fig).replace(' class="drill"', "")
+    css = "tile drill" if fig else "tile"
+    return (f'<div class="{css}"{attrs}><div class="name">{esc(name)}</div><div class="value">{esc(value)}</div>'
+            f'<div class="sub">{esc(sub)}</div></div>')
+
+
+def range_bridge(data: dict[str, Any], units: Units) -> str:
+    """One bridge for the whole range, opening to closing MRR."""
+    w, s, e = data["whole"], data["start"], data["end"]
+    rng = f"{s} – {e}"
+    steps = [Step("opening", "Opening", Decimal(w["opening_mrr"]), figure("opening_mrr", s, e, w["opening_mrr"], rng))]
+    steps += [Step(k, CATEGORY_WORDS[k], Decimal(w["bridge"][k]), figure(f"bridge.{k}", s, e, w["bridge"][k], rng)) for k in STEPS]
+    steps.append(Step("closing", "Closing", Decimal(w["closing_mrr"]), figure("closing_mrr", s, e, w["closing_mrr"], rng)))
+    svg = charts.bridge(steps, units, data["currency"], "MRR bridge for the range")
+    return chart(f"MRR bridge, {rng}: {money(w['opening_mrr'])} → {money(w['closing_mrr'])}", svg, "range-bridge")
+
+
+def monthly_movements(data: dict[str, Any], periods: list[dict[str, Any]], units: Units) -> str:
+    """The movements of each period as zero-based stacked bars, gains up and losses down, with the net new line."""
+    columns = []
+    for p in periods:
+        label = period_label(p["start"], p["end"])
+        amounts = {k: Decimal(p["bridge"][k]) for k in STEPS}
+        figs = {k: figure(f"bridge.{k}", p["start"], p["end"], p["bridge"][k], label) for k in STEPS}
+        columns.append(Column(label, amounts, figs, Decimal(p["bridge"]["net_new"]),
+                              figure("bridge.net_new", p["start"], p["end"], p["bridge"]["net_new"], label)))
+    svg = charts.movements(columns, units, data["currency"], "movements per period")
+    return chart(f"Movements by {data['period']}: gains above zero, losses below, net new as the line", svg, "monthly-movements")
+
+
+# -- the other sections ----------------------------------------------------------------------------
+
+
+def mrr_trend(data: dict[str, Any], periods: list[dict[str, Any]], units: Units) -> str:
+    labels = [period_label(p["start"], p["end"]) for p in periods]
+    series = Series("Closing MRR", COLOURS["mrr"], [Decimal(p["closing_mrr"]) for p in periods],
+                    [figure("closing_mrr", p["start"], p["end"], p["closing_mrr"], lab) for p, lab in zip(periods, labels)])
+    svg = charts.lines(labels, [series], fmt=units.tick, tip=lambda v: f"{v:,.2f} {data['currency']}",
+                       label="closing MRR per period", zero=True, note=f"{data['currency']}, axis from zero")
+    return chart(f"Closing MRR at the end of each {data['period']}", svg)
+
+
+def trends(data: dict[str, Any], periods: list[dict[str, Any]], units: Units) -> str:
+    """MRR over time beside the trailing NRR and GRR, the windows' figures below."""
+    report = data.get("retention") or {}
+    window = report.get("window", 12)
+    nrr, rows = retention_trend(data)
+    return section("trends", "MRR and retention over time",
+                   f"Closing MRR (ARR is 12 times it); NRR and GRR each month over the {window} months ending with it, over "
+                   "the customers active at the window's opening (GRR leaves expansion out).",
+                   f'<div class="pair">{mrr_trend(data, periods, units)}{nrr}</div>{rows}')
+
+
+def retention_trend(data: dict[str, Any]) -> tuple[str, str]:
+    report = data.get("retention") or {}
+    months = report.get("months") or []
+    window = report.get("window", 12)
+    if not months:
+        return unavailable("No whole month ends in this range: no trailing retention."), ""
+    labels = [m["month"] for m in months]
+
+    def values(key: str) -> list[Decimal | None]:
+        return [None if m[key] is None else Decimal(m[key]) for m in months]
+
+    def figs(key: str) -> list[dict[str, Any]]:
+        return [figure(f"retention.{key}", m["start"], m["end"], m[key], f"{m['start']} – {m['end']}", shown=ratio(m[key]))
+                for m in months]
+
+    svg = charts.lines(labels, [Series("NRR", COLOURS["nrr"], values("nrr"), figs("nrr")),
+                                Series("GRR", COLOURS["grr"], values("grr"), figs("grr"))],
+                       fmt=lambda v: percent(v, 0), tip=ratio, label="trailing NRR and GRR", bands=True,
+                       note="bands of NRR: below 90%, 90–100%, 100–110%, 110–120%, 120–130%, 130%+")
+    rows = [cell(m["month"]) + cell(f"{m['start']} – {m['end']}") + cell(money(m["opening_mrr"]), "num")
+            + cell(money(m["closing_mrr"]), "num") + cell(ratio(m["nrr"]), "num") + cell(ratio(m["grr"]), "num")
+            + cell(m.get("band") or "n/a") for m in months]
+    return chart(f"NRR and GRR, trailing {window} months, in the bands finance uses", svg), table(
+        [("month", ""), ("window", ""), ("opening MRR", "num"), ("closing MRR", "num"), ("NRR", "num"), ("GRR", "num"),
+         ("band", "")], rows)
+
+
+def cause_section(data: dict[str, Any], units: Units) -> str:
+    w, s, e = data["whole"], data["start"], data["end"]
+    rng = f"{s} – {e}"
+    rows = []
+    for cause in CAUSES:
+        x, c = Decimal(w["causes"]["expansion"].get(cause, "0.00")), Decimal(w["causes"]["contraction"].get(cause, "0.00"))
+        rows.append(CauseRow(CAUSE_WORDS[cause], x, c, figure(f"causes.expansion.{cause}", s, e, f"{x:.2f}", rng),
+                             figure(f"causes.contraction.{cause}", s, e, f"{c:.2f}", rng)))
+    svg = charts.causes(rows, units, data["currency"], "expansion and contraction by cause")
+    cells = [cell(r.label) + cell(signed(r.expansion), "num gain", r.expansion_figure)
+             + cell(signed(-r.contraction), "num loss", r.contraction_figure) for r in rows]
+    totals = [cell("Total") + cell(signed(w["bridge"]["expansion"]), "num") + cell(signed(-Decimal(w["bridge"]["contraction"])), "num")]
+    content = chart("What changed: expansion and contraction by cause", svg) + table(
+        [("cause", ""), ("expansion", "num"), ("contraction", "num")], cells, totals)
+    return section("causes", "Expansion and contraction by cause",
+                   f"Over {rng}, each cause in one fixed order; a cause with nothing shows 0.00.", content)
+
+
+def segment_section(data: dict[str, Any], units: Units) -> str:
+    by, grouped, whole = data.get("by"), data.get("grouped"), data.get("grouped_whole")
+    if not by:
+        return ""
+    if not grouped or not grouped.get("periods"):
+        return section("groups", f"By {by}", "", unavailable("No group has revenue in this range."))
+    periods = [p for p in data["metrics"]["periods"]]
+    labels = [period_label(p["start"], p["end"]) for p in periods]
+    groups = sorted({p["group"] for p in grouped["periods"]}, key=lambda g: (g is None, g or ""))
+    at = {(p["start"], p["group"]): p for p in grouped["periods"]}
+    series = []
+    for i, g in enumerate(groups):
+        name = "(none)" if g is None else str(g)
+        entries = [at.get((p["start"], g)) for p in periods]
+        series.append(Series(name, SERIES_PALETTE[i % len(SERIES_PALETTE)],
+                             [Decimal(x["closing_mrr"]) if x else ZERO for x in entries],
+                             [figure("closing_mrr", x["start"], x["end"], x["closing_mrr"], lab, group=g) if x else None
+                              for x, lab in zip(entries, labels)]))
+    svg = charts.stacked(labels, series, units, data["currency"], f"closing MRR by {by}")
+    content = chart(f"Closing MRR by {by}", svg) + _segment_table(data, whole)
+    return section("groups", f"By {by}", f"Each customer counts in its {by} as of the period's last day, so each group's "
+                   "bridge reconciles on its own.", content)
+
+
+def _segment_table(data: dict[str, Any], whole: dict[str, Any] | None) -> str:
+    s, e = data["start"], data["end"]
+    rows = []
+    for p in (whole or {}).get("periods", []):
+        g = p["group"]
+        name = "(none)" if g is None else str(g)
+
+        def fig(metric: str, value: Any) -> dict[str, Any]:
+            return figure(metric, s, e, value, f"{s} – {e}", group=g)
+
+        rows.append(cell(name) + cell(money(p["opening_mrr"]), "num", fig("opening_mrr", p["opening_mrr"]))
+                    + "".join(cell(signed(p["bridge"][k]) if k in ("new", "expansion", "reactivation") else signed(-Decimal(p["bridge"][k])),
+                                   "num", fig(f"bridge.{k}", p["bridge"][k])) for k in STEPS)
+                    + cell(money(p["closing_mrr"]), "num", fig("closing_mrr", p["closing_mrr"]))
+                    + cell(ratio(p["retention"]["nrr"]), "num") + cell(ratio(p["retention"]["grr"]), "num"))
+    return table([(data["by"], ""), ("opening MRR", "num"), *[(CATEGORY_WORDS[k].lower(), "num") for k in STEPS],
+                  ("closing MRR", "num"), ("NRR", "num"), ("GRR", "num")], rows)
+
+
+def cohort_section(data: dict[str, Any]) -> str:
+    cohorts = data.get("cohorts")
+    if cohorts is None or not cohorts.get("cohorts"):
+        content = unavailable("No customer had its first revenue in this range.")
+    else:
+        def fig(cohort: dict[str, Any], offset: dict[str, Any]) -> dict[str, Any]:
+            return figure("cohort.mrr", f"{cohort['cohort']}-01", offset["as_of"], offset["mrr"],
+                          f"cohort {cohort['cohort']}, month {offset['k']}", cohort=cohort["cohort"])
+
+        content = chart("Cohort net revenue retention by month since first revenue",
+                        charts.heatmap(cohorts["cohorts"], fig, "cohort net revenue retention"))
+    return section("cohorts", "Cohorts", "Customers grouped by the month of their first revenue (how many in brackets); each "
+                   "cell is the cohort's MRR at the end of month k as a share of its MRR at the end of its first month.", content)
+
+
+DURABILITY_HEADINGS = [("period", ""), ("expanded", "num"), ("lost within", "num"), ("rate", "num"), ("expansion", "num"),
+                       ("lost", "num"), ("contracted", "num"), ("churned within", "num"), ("churn rate", "num"),
+                       ("contracted again", "num"), ("new customers", "num"), ("expanded since", "num"),
+                       ("within 90 days", "num"), ("median days", "num")]
+
+
+def durability_section(data: dict[str, Any]) -> str:
+    report = data.get("durability")
+    if report is None:
+        return section("durability", "Durability of expansion", "",
+                       unavailable("Durability signals (SPEC §15, `revledger durability`) are not in this build yet."))
+    rows = []
+    for p in report.get("periods", []):
+        x, c, f = p["expansion"], p["contraction"], p["first_expansion"]
+        label = period_label(p["start"], p["end"]) + ("" if p.get("group") is None else f" · {p['group']}")
+        rows.append(cell(label) + cell(f"{x['customers']:,}", "num") + cell(f"{x['followed']:,}", "num") + cell(ratio(x["rate"]), "num")
+                    + cell(money(x["expansion_amount"]), "num") + cell(money(x["lost_amount"]), "num")
+                    + cell(f"{c['customers']:,}", "num") + cell(f"{c['churned']:,}", "num") + cell(ratio(c["churn_rate"]), "num")
+                    + cell(f"{c['repeated']:,}", "num") + cell(f"{f['customers']:,}", "num") + cell(f"{f['expanded']:,}", "num")
+                    + cell(f"{f['within_90']:,}", "num") + cell("n/a" if f["median_days"] is None else f"{f['median_days']:,}", "num"))
+    within = report.get("within", 90)
+    return section("durability", "Durability of expansion",
+                   f"Per quarter: customers who expanded and then contracted or churned within {within} days; customers who "
+                   "contracted and then churned or contracted again; how soon new customers first expanded.",
+                   table(DURABILITY_HEADINGS, rows) if rows else unavailable("No period in this range."))
+
+
+def figures_section(data: dict[str, Any], periods: list[dict[str, Any]]) -> str:
+    """Every period's figures, each money figure opening its drill-down, the whole range below."""
+    rows = [_figure_row(p, period_label(p["start"], p["end"])) for p in periods]
+    totals = [_figure_row(data["whole"], "Whole range")]
+    headings = [("period", ""), ("opening MRR", "num"), *[(CATEGORY_WORDS[k].lower(), "num") for k in STEPS],
+                ("net new", "num"), ("closing MRR", "num"), ("ARR", "num"), ("NRR", "num"), ("GRR", "num"),
+                ("customers", "num"), ("quick ratio", "num")]
+    return section("figures", f"Figures by {data['period']}",
+                   f"As `revledger metrics` prints them, in {esc(data['currency'])}; losses shown with a minus sign.",
+                   table(headings, rows, totals))
+
+
+def _figure_row(p: dict[str, Any], label: str) -> str:
+    s, e = p["start"], p["end"]
+
+    def fig(metric: str, value: Any) -> dict[str, Any]:
+        return figure(metric, s, e, value, label if label != "Whole range" else f"{s} – {e}")
+
+    gains = ("new", "expansion", "reactivation")
+    qr = p["quick_ratio"]
+    return (cell(label) + cell(money(p["opening_mrr"]), "num", fig("opening_mrr", p["opening_mrr"]))
+            + "".join(cell(signed(p["bridge"][k]) if k in gains else signed(-Decimal(p["bridge"][k])),
+                           "num" + ("" if k in gains or not Decimal(p["bridge"][k]) else " loss"), fig(f"bridge.{k}", p["bridge"][k]))
+                      for k in STEPS)
+            + cell(signed(p["bridge"]["net_new"]), "num", fig("bridge.net_new", p["bridge"]["net_new"]))
+            + cell(money(p["closing_mrr"]), "num", fig("closing_mrr", p["closing_mrr"]))
+            + cell(money(p["arr"]), "num", fig("arr", p["arr"]))
+            + cell(ratio(p["retention"]["nrr"]), "num") + cell(ratio(p["retention"]["grr"]), "num")
+            + cell(f"{p['customers']['closing']:,}", "num", fig("customers.closing", p["customers"]["closing"]))
+            + cell("n/a" if qr is None else f"{Decimal(qr):,.2f}x", "num"))
+
+
+def movers_section(data: dict[str, Any]) -> str:
+    movers = data.get("movers") or {"gainers": [], "losers": []}
+    s, e = data["start"], data["end"]
+    parts = []
+    for key, title in (("gainers", "Largest increases"), ("losers", "Largest decreases")):
+        rows = [cell(customer_name(data, m["customer_id"])) + cell(money(m["opening_mrr"]), "num") + cell(money(m["closing_mrr"]), "num")
+                + cell(signed(m["change"]), "num " + ("gain" if Decimal(m["change"]) > 0 else "loss"),
+                       figure("customer", s, e, m["change"], f"{s} – {e}", customer=m["customer_id"]))
+                + cell(", ".join(CATEGORY_WORDS.get(c.strip(), c.strip()) for c in m["categories"].split(",") if c.strip()))
+                for m in movers[key]]
+        body = table([("customer", ""), ("opening MRR", "num"), ("closing MRR", "num"), ("change", "num"), ("movements", "")],
+                     rows) if rows else unavailable("None.")
+        parts.append(f"<div><h3>{esc(title)}</h3>{body}</div>")
+    return section("movers", "Top movers", f"Customers whose MRR changed most between the opening ({esc(s)}) and the closing "
+                   f"({esc(e)}), in {esc(data['currency'])}.", '<div class="pair">' + "".join(parts) + "</div>")
+
+
+def restatement_section(data: dict[str, Any]) -> str:
+    found = data.get("restatements")
+    if found is None:
+        content = unavailable("Closing periods is not available in this version of the ledger.")
+    elif not found:
+        content = unavailable("No closed period has been restated: every closed period's figures are as they were at its "
+                              "close (or no period has been closed yet).")
+    else:
+        rows = []
+        for r in found:
+            ids = " ".join(ev.get("event_id", "") for ev in r.get("events") or [])
+            closed = f"{r['period']} (closed {r.get('recorded_at', '')}{', locked' if r.get('locked') else ''})"
+            for i, f in enumerate(r.get("figures", [])):
+                name = WORDS.get(f["metric"], f["metric"])
+                rows.append(cell(closed if i == 0 else "") + cell(name) + cell(_value(f["metric"], f["closed"]), "num")
+                            + cell(_value(f["metric"], f["now"]), "num") + cell(_value(f["metric"], f["difference"], True), "num")
+                            + cell(ids if i == 0 else ""))
+        content = table([("closed period", ""), ("figure", ""), ("at close", "num"), ("now", "num"), ("difference", "num"),
+                         ("events recorded after the close", "")], rows)
+    return section("restatements", "Restatements of closed periods",
+                   "Figures of closed periods that differ now from what was recorded at the close, and the late events "
+                   "that changed them.", content)
+
+
+def _value(metric: str, value: Any, change: bool = False) -> str:
+    from cli.render import figure_kind
+
+    if value is None:
+        return "n/a"
+    kind = figure_kind(metric)
+    if kind == "count" or isinstance(value, int):
+        return (f"{int(value):+,}" if change else f"{int(value):,}").replace("-", "−")
+    if kind == "ratio":
+        return ("+" if change and Decimal(value) > 0 else "") + ratio(value)
+    if kind == "multiple":
+        return f"{Decimal(value):,.2f}x"
+    return signed(value) if change else money(value)
+
+
+def notes_section(data: dict[str, Any]) -> str:
+    drill = data["drill"]
+    lines = [
+        f"<p><b>Source.</b> Ledger {esc(data.get('ledger') or '')}, as known at {esc(data.get('known_at') or 'empty ledger')}, "
+        f"under the policy {esc(', '.join(f'{k}={v}' for k, v in data['policy'].items()))}"
+        f"{' (a preview: nothing recorded uses it)' if data.get('preview') else ''}. "
+        f"The same figures: <code>revledger metrics --from {esc(data['start'])} --to {esc(data['end'])} --period {esc(data['period'])}"
+        f"{' --known-at ' + esc(data['known_at']) if data.get('known_at') else ''}</code>.</p>",
+        "<p><b>Signs.</b> Movements are shown by size with their direction in words and colour; changes carry + or −. "
+        "Contraction and churn lower MRR.</p>",
+        f'<p id="coverage"><b>Drill-down.</b> {esc(coverage(drill))}</p>',
+    ]
+    return section("notes", "Notes", "", "".join(lines))
+
+
+def coverage(drill: dict[str, Any]) -> str:
+    """What the drill-down embedded says about itself, in the report: never a silent truncation."""
+    total, limit = drill["range_movements"], drill["limit"]
+    if drill["from"] == drill["start"]:
+        return (f"Every figure of {drill['start']} – {drill['end']} opens its customers, movements and events from this file "
+                f"({drill['embedded_movements']:,} movements embedded).")
+    if drill["from"] is None:
+        return (f"Not embedded: the range has {total:,} movements, more than the {limit:,} one file carries; each figure's "
+                "panel gives the `revledger explain` command that lists its customers, movements and events.")
+    return (f"The range has {total:,} movements, more than the {limit:,} one file carries: figures of periods from "
+            f"{drill['from']} on open from this file ({drill['embedded_movements']:,} movements embedded); for earlier periods and "
+            "for the whole range, each figure's panel gives the `revledger explain` command that lists them.")
+
+
+# -- the document ----------------------------------------------------------------------------------
 
 
 def document(data: dict[str, Any]) -> str:
-    """The whole report as one HTML string, from the documents gathered by ``cli.report``.
+    """The whole report as one HTML string, from the documents gathered by ``cli.report.gather``."""
+    from cli.report import embedded
 
-    ``data`` holds: title, start, end, period, by, currency, known_at, metrics
-    (SPEC §11 document, without groups), grouped (the ``--by`` document or None),
-    cohorts (or None), movers {"gainers": [...], "losers": [...]}, restatements
-    (list, or None when that part of the ledger is not available).
-    """
-    currency = data["currency"]
-    periods = data["metrics"]["periods"] if data.get("metrics") else []
+    periods = [p for p in data["metrics"]["periods"]]
+    largest = max([Decimal(p["closing_mrr"]) for p in periods] + [Decimal(p["opening_mrr"]) for p in periods] + [ZERO])
+    units = Units.for_largest(largest)
+    first = section("overview", "The range at a glance",
+                    '<span class="screen-only">Click any figure or bar for the customers, movements and events behind it.</span>'
+                    '<span class="print-only">Every figure can be traced to its customers and events: open the HTML file and '
+                    "click it, or run the <code>revledger explain</code> command in the notes.</span>",
+                    f'<div class="pair">{range_bridge(data, units)}{monthly_movements(data, periods, units)}</div>')
+    body = [headline(data), first, trends(data, periods, units), cause_section(data, units),
+            segment_section(data, units), cohort_section(data), durability_section(data), figures_section(data, periods),
+            movers_section(data), restatement_section(data), notes_section(data)]
     known = data.get("known_at") or "empty ledger"
-    sections = []
-
-    # 1. MRR bridge waterfalls.
-    if periods:
-        figures = "".join(
-            f"<figure><figcaption>{esc(_period_label(p))}: {esc(money_cell(p['opening_mrr']))} → "
-            f"{esc(money_cell(p['closing_mrr']))}</figcaption>{waterfall(p, currency)}</figure>"
-            for p in periods
-        )
-        legend = "".join(
-            f'<span><i style="background:{COLOURS[k]}"></i>{esc(label)}</span>'
-            for k, label in [("opening", "opening / closing")] + [(k, label) for k, label, _ in STEPS]
-        )
-        content = f'<div class="legend">{legend}</div><div class="grid">{figures}</div>'
-    else:
-        content = _unavailable("No periods in this range.")
-    sections.append(_section(
-        "bridge", "MRR bridge per period",
-        f"Opening MRR + new + expansion + reactivation − contraction − churn = closing MRR, in {esc(currency)}. "
-        "Hover a bar for the exact amount.",
-        content,
-    ))
-
-    # 2. MRR and ARR over time.
-    labels = [_period_label(p) for p in periods]
-    if periods:
-        mrr = line_chart(labels, [("MRR", COLOURS["mrr"], [Decimal(p["closing_mrr"]) for p in periods])],
-                         fmt=compact, zero=True, label="closing MRR per period")
-        arr = line_chart(labels, [("ARR", COLOURS["arr"], [Decimal(p["arr"]) for p in periods])],
-                         fmt=compact, zero=True, label="ARR per period")
-        rows = [
-            [(lab, ""), (money_cell(p["opening_mrr"]), "num"), (money_cell(p["bridge"]["net_new"]),
-             "num loss" if Decimal(p["bridge"]["net_new"]) < 0 else "num"),
-             (money_cell(p["closing_mrr"]), "num"), (money_cell(p["arr"]), "num"),
-             (str(p["customers"]["closing"]), "num")]
-            for lab, p in zip(labels, periods)
-        ]
-        table = _table([("period", ""), ("opening MRR", "num"), ("net new", "num"), ("closing MRR", "num"),
-                        ("ARR", "num"), ("customers", "num")], rows)
-        content = f'<div class="pair"><figure>{mrr}</figure><figure>{arr}</figure></div>{table}'
-    else:
-        content = _unavailable("No periods in this range.")
-    sections.append(_section("mrr", "MRR and ARR over time", f"At the end of each period, in {esc(currency)}.", content))
-
-    # 3. NRR and GRR.
-    if periods:
-        def ratio(p, key):
-            value = p["retention"][key]
-            return None if value is None else Decimal(value)
-
-        chart = line_chart(
-            labels,
-            [("NRR", COLOURS["nrr"], [ratio(p, "nrr") for p in periods]),
-             ("GRR", COLOURS["grr"], [ratio(p, "grr") for p in periods])],
-            fmt=lambda v: f"{(v * 100).normalize():f}%", label="NRR and GRR per period",
-        )
-        rows = [
-            [(lab, ""), (ratio_cell(p["retention"]["nrr"]), "num"), (ratio_cell(p["retention"]["grr"]), "num"),
-             (ratio_cell(p["retention"]["churn_rate"]), "num"), (ratio_cell(p["customers"]["logo_churn_rate"]), "num")]
-            for lab, p in zip(labels, periods)
-        ]
-        table = _table([("period", ""), ("NRR", "num"), ("GRR", "num"), ("churn rate", "num"),
-                        ("logo churn", "num")], rows)
-        content = f"<figure>{chart}</figure>{table}"
-    else:
-        content = _unavailable("No periods in this range.")
-    sections.append(_section(
-        "retention", "Net and gross revenue retention",
-        "Over the customers active at each period's opening: NRR = closing ÷ opening MRR; "
-        "GRR = (opening − contraction − churn) ÷ opening.", content,
-    ))
-
-    # 4. Causes.
-    if periods:
-        totals: dict[str, dict[str, Decimal]] = {"expansion": {}, "contraction": {}}
-        for p in periods:
-            for kind in totals:
-                for cause, amount in p["causes"][kind].items():
-                    totals[kind][cause] = totals[kind].get(cause, Decimal(0)) + Decimal(amount)
-        names = sorted(set(totals["expansion"]) | set(totals["contraction"]))
-        def signed(amount: Decimal, mark: str) -> str:
-            return mark + money_cell(amount) if amount else money_cell(amount)
-
-        rows = [
-            [(n, ""), (signed(totals["expansion"].get(n, Decimal(0)), "+"), "num gain"),
-             (signed(totals["contraction"].get(n, Decimal(0)), "−"), "num loss")]
-            for n in names
-        ]
-        table = _table([("cause", ""), ("expansion", "num"), ("contraction", "num")], rows)
-        content = f"<figure>{cause_bars(totals, currency)}</figure>{table}"
-    else:
-        content = _unavailable("No periods in this range.")
-    sections.append(_section(
-        "causes", "Expansion vs contraction by cause",
-        f"Bridge expansion and contraction over the whole range, by what changed: plan, seats, price, usage, "
-        f"cross_sell, line_removed or mixed ({esc(currency)}).", content,
-    ))
-
-    # 5. Cohorts.
-    cohorts = data.get("cohorts")
-    if cohorts is None:
-        content = _unavailable("Cohorts are not available in this version of the ledger.")
-    elif not cohorts.get("cohorts"):
-        content = _unavailable("No customer had its first revenue in this range.")
-    else:
-        content = f"<figure>{heatmap(cohorts['cohorts'])}</figure>"
-    sections.append(_section(
-        "cohorts", "Cohort retention",
-        "Customers grouped by the month of their first revenue (count in brackets); each cell is the cohort's MRR "
-        "at the end of month k as a share of its MRR at the end of its first month.", content,
-    ))
-
-    # 6. Top movers.
-    movers = data.get("movers") or {"gainers": [], "losers": []}
-    parts = []
-    for key, title in (("gainers", "Largest increases"), ("losers", "Largest decreases")):
-        rows = [
-            [(m["customer_id"], ""), (money_cell(m["opening_mrr"]), "num"), (money_cell(m["closing_mrr"]), "num"),
-             (("+" if Decimal(m["change"]) > 0 else "") + money_cell(m["change"]),
-              "num gain" if Decimal(m["change"]) > 0 else "num loss"),
-             (m["categories"], "")]
-            for m in movers[key]
-        ]
-        table = _table([("customer", ""), ("opening MRR", "num"), ("closing MRR", "num"), ("change", "num"),
-                        ("movements", "")], rows) if rows else _unavailable("None.")
-        parts.append(f"<div><h3>{esc(title)}</h3>{table}</div>")
-    sections.append(_section(
-        "movers", "Top movers",
-        f"Customers whose MRR changed most between {esc(data['start'])} (opening) and {esc(data['end'])} (closing), "
-        f"in {esc(currency)}.", '<div class="grid">' + "".join(parts) + "</div>",
-    ))
-
-    # 7. Groups.
-    grouped = data.get("grouped")
-    if data.get("by"):
-        if grouped and grouped.get("periods"):
-            rows = [
-                [(_period_label(p), ""), (str(p["group"]) if p["group"] is not None else "(none)", ""),
-                 (money_cell(p["opening_mrr"]), "num"), (money_cell(p["closing_mrr"]), "num"),
-                 (ratio_cell(p["retention"]["nrr"]), "num"), (ratio_cell(p["retention"]["grr"]), "num")]
-                for p in grouped["periods"]
-            ]
-            content = _table([("period", ""), (data["by"], ""), ("opening MRR", "num"), ("closing MRR", "num"),
-                              ("NRR", "num"), ("GRR", "num")], rows)
-        else:
-            content = _unavailable("No group has revenue in this range.")
-        sections.append(_section("groups", f"By {data['by']}", "Each group's bridge reconciles on its own.", content))
-
-    # 8. Restatements.
-    restatements = data.get("restatements")
-    if restatements is None:
-        content = _unavailable("Closing periods is not available in this version of the ledger.")
-    elif not restatements:
-        content = _unavailable("No closed period has been restated: every closed period's figures are as they were "
-                               "at its close (or no period has been closed yet).")
-    else:
-        content = _restatements_table(restatements)
-    sections.append(_section(
-        "restatements", "Restatements of closed periods",
-        "Figures of closed periods that differ now from what was recorded at the close, and the late events that "
-        "changed them.", content,
-    ))
-
-    nav = " · ".join(f'<a href="#{a}" style="color:#fff">{t}</a>' for a, t in (
-        ("bridge", "bridge"), ("mrr", "MRR/ARR"), ("retention", "NRR/GRR"), ("causes", "causes"),
-        ("cohorts", "cohorts"), ("movers", "top movers"), ("restatements", "restatements")))
-    subtitle = (
-        f"{esc(data['start'])} to {esc(data['end'])}, by {esc(data['period'])} · currency {esc(currency)} · "
-        f"as known at {esc(known)}" + (f" · grouped by {esc(data['by'])}" if data.get("by") else "")
-    )
+    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (
+        ("overview", "Bridge"), ("trends", "Trends"), ("causes", "Causes"), ("groups", "Segments"),
+        ("cohorts", "Cohorts"), ("durability", "Durability"), ("figures", "Figures"), ("movers", "Top movers"),
+        ("restatements", "Restatements"), ("notes", "Notes")) if a != "groups" or data.get("by"))
+    subtitle = (f"{esc(data['start'])} to {esc(data['end'])}, by {esc(data['period'])} · currency {esc(data['currency'])} · "
+                f"as known at {esc(known)}" + (f" · by {esc(data['by'])}" if data.get("by") else "")
+                + (" · PREVIEW under a policy not in force" if data.get("preview") else ""))
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(data['title'])}</title><style>{CSS}</style></head><body>"
-        f"<header><h1>{esc(data['title'])}</h1><p>{subtitle}</p><p>{nav}</p></header>"
-        f"<main>{''.join(sections)}</main></body></html>\n"
+        '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(data['title'])} {esc(data['start'])} – {esc(data['end'])}</title><style>{CSS}</style></head><body>"
+        f'<header class="top"><h1>{esc(data["title"])}</h1><p>{subtitle}</p><nav>{nav}</nav></header>'
+        f"<main>{''.join(body)}</main>"
+        '<aside id="drill" hidden aria-live="polite"></aside>'
+        f'<script type="application/json" id="drill-data">{embedded(data["drill"])}</script>'
+        f'<script type="application/json" id="drill-words">{embedded(WORDS)}</script>'
+        f"<script>{SCRIPT}</script></body></html>\n"
     )
-
-
-def _restatements_table(restatements: Sequence[dict[str, Any]]) -> str:
-    """Restatements as rows: period (closed when), figure, at close, now, difference, the late events behind it."""
-    rows = []
-    for r in restatements:
-        events = r.get("events") or []
-        ids = " ".join(e.get("event_id", "") if isinstance(e, dict) else str(e) for e in events)
-        closed_at = f"{r.get('period', '')} (closed {r.get('recorded_at', '')}{', locked' if r.get('locked') else ''})"
-        for i, figure in enumerate(r.get("figures", [])):
-            diff, name = figure.get("difference"), str(figure.get("metric", ""))
-            rows.append([
-                (closed_at if i == 0 else "", ""), (str(figure.get("metric", "")), ""),
-                (_figure(figure.get("closed"), name), "num"), (_figure(figure.get("now"), name), "num"),
-                (_figure(diff, name, signed=True), "num loss" if _negative(diff) else "num"), (ids if i == 0 else "", ""),
-            ])
-    return _table([("closed period", ""), ("figure", ""), ("at close", "num"), ("now", "num"), ("difference", "num"),
-                   ("events recorded after the close", "")], rows)
-
-
-def _figure(value: Any, metric: str = "", *, signed: bool = False) -> str:
-    """A SPEC figure for a table: money (two decimals) with separators, a ratio (six) as a percentage."""
-    if value is None:
-        return "n/a"
-    text = str(value)
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    try:
-        number = Decimal(text)
-    except ArithmeticError:
-        return text
-    if metric == "quick_ratio":
-        shown = f"{number:,.2f}x"
-    else:
-        shown = money_cell(number) if decimals == 2 else ratio_cell(number) if decimals == 6 else f"{number:,}"
-    return ("+" + shown) if signed and number > 0 else shown
-
-
-def _negative(value: Any) -> bool:
-    try:
-        return value is not None and Decimal(str(value)) < 0
-    except ArithmeticError:
-        return False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from enum import Enum
 from typing import Annotated, Any
 
 import typer
@@ -11,19 +9,14 @@ import typer
 from cli import render, xlsx
 from cli.context import state
 from cli.options import PolicyOption, By, ExportFormat, ExportFormatOption, From, KnownAt, Opt, OutOption, Period, PeriodOption, To, attribute
-from cli.output import deliver
-from cli.render import Column, known_suffix
+from cli.output import about, deliver
+from cli.render import Column, known_suffix, with_net_change
+from ledger.customer import CAUSES
 from projections import queries
 from projections.cohorts import cohorts_report
 from projections.explain import explain as explain_metric
-from projections.metrics import metrics_report
+from projections.metrics import metrics_report, report_for
 from projections.periods import parse_range, period_label
-
-
-class ExplainFormat(str, Enum):
-    table = "table"
-    json = "json"
-    xlsx = "xlsx"
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -56,7 +49,7 @@ METRIC_ROWS = [
     ("Churned customers", "customers.churned", "count"),
     ("Logo churn rate", "customers.logo_churn_rate", "ratio"),
     ("ARPA", "arpa", "money"),
-    ("Quick ratio", "quick_ratio", "times"),
+    ("Quick ratio", "quick_ratio", "multiple"),
     ("Expansion share", "expansion_share", "ratio"),
 ]
 
@@ -75,8 +68,8 @@ def _cell(value: Any, kind: str) -> str:
         return render.ratio_cell(value)
     if kind == "count":
         return f"{value:,}"
-    if kind == "times":  # a multiple, as finance quotes a quick ratio: 1.13x
-        return "n/a" if value is None else f"{Decimal(value):,.2f}x"
+    if kind == "multiple":  # as finance quotes a quick ratio: 1.13x
+        return render.multiple_cell(value)
     return "" if value is None else str(value)
 
 
@@ -100,8 +93,8 @@ def metrics_table(report: dict[str, Any], k: queries.Knowledge, period: str, by:
             rows.append(row)
         rows.append({"metric": "", **{f"p{i}": "" for i in range(len(entries))}})
         for kind in ("expansion", "contraction"):
-            causes = sorted({c for e in entries for c in e["causes"][kind]})
-            for cause in causes:
+            # The causes any period has, in the one fixed order of every format (0.00 in a period without it).
+            for cause in [c for c in CAUSES if any(c in e["causes"][kind] for e in entries)]:
                 row = {"metric": f"{kind.capitalize()}: {cause}"}
                 for i, entry in enumerate(entries):
                     row[f"p{i}"] = render.money_cell(entry["causes"][kind].get(cause, "0.00"))
@@ -129,8 +122,13 @@ def metrics(
     report = metrics_report(rm, start, end, k, period=period.value, by=group)
 
     def csv():
-        rows = [render.flatten(entry) for entry in report["periods"]]
-        return rows, _csv_keys(rows)
+        return [xlsx.metric_row(entry) for entry in report["periods"]], [c.key for c in xlsx.metric_columns()]
+
+    def workbook():
+        # The totals are the ledger's own figures for all customers and for the whole range, not sums of cells.
+        totals = metrics_report(rm, start, end, k, period=period.value)["periods"] if group else []
+        whole = report_for(rm, [(start, end)], k)["periods"][0] if group or len(report["periods"]) > 1 else None
+        return xlsx.metrics_sheets(report, by=group, totals=totals, whole=whole)
 
     deliver(
         format.value,
@@ -138,25 +136,9 @@ def metrics(
         json=lambda: report,
         csv=csv,
         table=lambda: metrics_table(report, k, period.value, group),
-        xlsx=lambda: xlsx.metrics_sheets(report),
+        xlsx=workbook,
+        about=lambda: about(ctx, k, range=f"{start} – {end}", period=period.value, by=group, currency=report["currency"]),
     )
-
-
-def _csv_keys(rows: list[dict[str, Any]]) -> list[str]:
-    """The flattened keys of every row in first-seen order, the causes (which vary by period) sorted, before arpa."""
-    fixed: list[str] = []
-    causes: set[str] = set()
-    for row in rows:
-        for key in row:
-            if key.startswith("causes."):
-                causes.add(key)
-            elif key not in fixed:
-                fixed.append(key)
-    if not rows:
-        fixed = ["start", "end", "group", "opening_mrr", "closing_mrr"]
-    before_causes = fixed[: fixed.index("arpa")] if "arpa" in fixed else fixed
-    after = fixed[len(before_causes):]
-    return before_causes + sorted(causes) + after
 
 
 # -- cohorts ---------------------------------------------------------------------------------
@@ -192,6 +174,7 @@ def cohorts(
         csv=csv,
         table=lambda: cohorts_table(report, k),
         xlsx=lambda: xlsx.cohorts_sheets(report),
+        about=lambda: about(ctx, k, range=f"{start} – {end}", currency=report["currency"]),
     )
 
 
@@ -234,21 +217,46 @@ def explain(
     by: Annotated[str, Opt("--by", help="The attribute --group refers to: segment, channel, region or attr.NAME.")] = "segment",
     known_at: KnownAt = None,
     policy: PolicyOption = None,
-    format: Annotated[ExplainFormat, Opt("--format", help="Output format (xlsx needs --out).")] = ExplainFormat.table,
+    format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
     """The customers, movements and events that make up one figure of one period (the range)."""
     start, end = parse_range(from_, to)
     grouped_by = attribute(by) if group is not None else None
     rm, k = state(ctx).reading(known_at, policy)
-    report = explain_metric(rm, metric, start, end, k, group=group, by=grouped_by)
+    report = with_net_changes(explain_metric(rm, metric, start, end, k, group=group, by=grouped_by))
     deliver(
         format.value,
         out,
         json=lambda: report,
+        csv=lambda: (explain_rows(report), EXPLAIN_CSV_KEYS),
         table=lambda: explain_table(report, k, grouped_by),
         xlsx=lambda: xlsx.explain_sheets(report),
+        about=lambda: about(ctx, k, figure=metric, range=f"{start} – {end}", group=group if grouped_by else None,
+                            by=grouped_by, currency=report["currency"]),
     )
+
+
+def with_net_changes(report: dict[str, Any]) -> dict[str, Any]:
+    """Each listed movement with its signed ``net_change``, as `movements` prints it (SPEC §8's fields kept)."""
+    for item in report["items"]:
+        item["movements"] = [with_net_change(m) for m in item["movements"]]
+    return report
+
+
+EXPLAIN_CSV_KEYS = ["customer_id", "item_amount", "date", "category", "cause", "from_mrr", "to_mrr", "amount",
+                    "net_change", "event_ids"]
+
+
+def explain_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One CSV row per movement behind the figure, with its customer's item amount (the items add up to the figure)."""
+    rows = []
+    for item in report["items"]:
+        for m in item["movements"] or [{}]:
+            rows.append({"customer_id": item["customer_id"], "item_amount": item["amount"],
+                         **{k: v for k, v in m.items() if k not in ("events", "parts")},
+                         "event_ids": [e["event_id"] for e in m.get("events", [])]})
+    return rows
 
 
 EXPLAIN_COLUMNS = [
@@ -258,6 +266,7 @@ EXPLAIN_COLUMNS = [
     Column("category", "category"),
     Column("cause", "cause"),
     Column("movement", "movement", "money"),
+    Column("net_change", "net change", "change"),
     Column("events", "events (sequence, recorded at, actor, source)"),
 ]
 
@@ -284,6 +293,7 @@ def explain_table(report: dict[str, Any], k: queries.Knowledge, by: str | None) 
                     category=m["category"],
                     cause=cause,
                     movement=m["amount"],
+                    net_change=m["net_change"],
                     events="; ".join(f"{e['event_id']} (#{e['sequence']}, {e['recorded_at']}, {e['actor']}, {e['source']})" for e in m["events"]),
                 )
             rows.append(row)

@@ -10,9 +10,12 @@ import typer
 
 from cli import xlsx
 from cli.context import state
-from cli.options import NAMED_GROUPS, PolicyOption, By, Customer, ExportFormat, ExportFormatOption, Format, FormatOption, From, KnownAt, Opt, OutOption, To, attribute
-from cli.output import deliver
-from cli.render import Column, known_suffix, lowers_mrr, table
+from cli.options import (
+    NAMED_GROUPS, By, Customer, ExportFormat, ExportFormatOption, From, KnownAt, Opt, OutOption, PolicyOption, To, attribute,
+)
+from cli.output import about, deliver
+from cli.render import Column, known_suffix, table, with_net_change
+from ledger import events as ev
 from ledger.clock import parse_date
 from ledger.customer import CAUSES
 from ledger.errors import UsageError
@@ -31,9 +34,14 @@ LOG_COLUMNS = [
     Column("actor", "actor"),
     Column("source", "source"),
 ]
-LOG_CSV_KEYS = ["sequence", "event_id", "type", "customer_id", "effective_date", "subscription_id", "plan",
-                "quantity", "unit_price", "amount", "billing_months", "discount_pct", "currency", "reason",
-                "note", "target_event_id", "recorded_at", "actor", "source", "hash"]
+
+
+def log_keys(records: list[dict]) -> list[str]:
+    """Every field the JSON log carries, as CSV columns: the event's own fields in the order files list them
+    (so the file imports back as it is), the customer attributes, then what the ledger assigned."""
+    custom = sorted({k for r in records for k in r if k.startswith(ev.ATTR_PREFIX)})
+    details = ["details"] if any("details" in r for r in records) else []
+    return [*ev.CONTENT_FIELDS, *ev.NAMED_ATTRIBUTES, *custom, *details, *ev.RECORD_FIELDS]
 
 
 def log(
@@ -41,18 +49,22 @@ def log(
     customer: Annotated[str | None, Opt("--customer", help="Only this customer's events.")] = None,
     known_at: KnownAt = None,
     policy: PolicyOption = None,
-    format: FormatOption = Format.table,
+    format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
     """The events, in sequence order."""
     rm, k = state(ctx).reading(known_at, policy)
     records = queries.log_records(rm, k.sequence, customer=customer)
+    title = f"Event log ({len(records):,} events){known_suffix(k)}"
     deliver(
         format.value,
         out,
         json=lambda: records,
-        csv=lambda: (records, LOG_CSV_KEYS),
-        table=lambda: table(records, LOG_COLUMNS, f"Event log ({len(records):,} events){known_suffix(k)}"),
+        csv=lambda: (records, log_keys(records)),
+        table=lambda: table(records, LOG_COLUMNS, title),
+        xlsx=lambda: xlsx.log_sheets(records, log_keys(records), title),
+        about=lambda: about(ctx, k, customer=customer),
+        what=f"{len(records)} events",
     )
 
 
@@ -73,7 +85,7 @@ def mrr(
     top: Annotated[int | None, Opt("--top", help="Also list the N customers with the largest MRR on the day.")] = None,
     known_at: KnownAt = None,
     policy: PolicyOption = None,
-    format: FormatOption = Format.table,
+    format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
     """MRR, ARR and active customers on a day."""
@@ -100,7 +112,8 @@ def mrr(
             out.append(table(report["customers_top"], TOP_COLUMNS, f"Top {top} customers by MRR"))
         return "\n\n".join(out)
 
-    deliver(format.value, out, json=lambda: report, csv=csv, table=text)
+    deliver(format.value, out, json=lambda: report, csv=csv, table=text, xlsx=lambda: xlsx.mrr_sheets(report, by),
+            about=lambda: about(ctx, k, as_of=report["as_of"], currency=report["currency"]))
 
 
 MOVEMENT_COLUMNS = [
@@ -110,7 +123,8 @@ MOVEMENT_COLUMNS = [
     Column("cause", "cause"),
     Column("from_mrr", "from MRR", "money"),
     Column("to_mrr", "to MRR", "money"),
-    Column("amount", "amount", "money", lowers_mrr),
+    Column("amount", "amount", "money"),
+    Column("net_change", "net change", "change"),
     Column("event_ids", "events"),
 ]
 
@@ -151,7 +165,7 @@ def movements(
     report = queries.movements_report(
         rm, parse_date(from_), parse_date(to), k, customer=customer, category=category, **filters
     )
-    rows = report["movements"]
+    rows = report["movements"] = [with_net_change(m) for m in report["movements"]]
     title = f"Movements {from_} – {to} ({rm.settings.currency}){known_suffix(k)}"
     deliver(
         format.value,
@@ -159,7 +173,8 @@ def movements(
         json=lambda: report,
         csv=lambda: (rows, [c.key for c in MOVEMENT_COLUMNS]),
         table=lambda: table(rows, MOVEMENT_COLUMNS, title),
-        xlsx=lambda: [xlsx.Sheet("movements", rows, MOVEMENT_COLUMNS, [title])],
+        xlsx=lambda: xlsx.movements_sheets(rows, title),
+        about=lambda: about(ctx, k, range=f"{from_} – {to}", currency=rm.settings.currency),
         what=f"{len(rows)} movements",
     )
 

@@ -2,19 +2,24 @@
 
 Tables are drawn with ``rich``. On a terminal they carry colour; anywhere else
 (a pipe, a file, a test) they are plain text at a fixed layout, so the same
-answer is the same bytes every time. Negative movements (contraction, churn)
-are shown with a minus sign and a ▼ marker as well as in red, so they stay
-distinct without colour.
+answer is the same bytes every time.
+
+One sign convention in every format: a movement's ``amount`` is its size,
+always positive, and its ``category`` says which way it went (SPEC §5); the
+signed change is a column of its own, ``net_change`` (to_mrr − from_mrr:
+negative for contraction and churn). Losses carry a ▼ marker and, on a
+terminal, red, so they stay distinct without colour.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,23 +39,79 @@ WIDTH = 1000
 """The widest a table may grow when stdout is not a terminal: fixed, so output never depends on the reader's window."""
 
 
+KINDS = ("text", "money", "change", "ratio", "multiple", "count", "decimal", "date")
+"""How a column's values are shown, in a table and in a workbook alike:
+
+* money: SPEC money text (two decimals), 1,234.56;
+* change: signed money (a difference), +1,234.56 / -1,234.56;
+* ratio: six decimals shown as a percentage, 99.01%;
+* multiple: a ratio quoted as a multiple, 1.74x (the quick ratio);
+* count: a whole number, 1,234;
+* decimal: an event's own decimal (a unit price, a discount), as given;
+* date: an ISO date; text: anything else, as it is.
+"""
+
+MULTIPLES = frozenset({"quick_ratio"})
+"""Figures that are ratios quoted as multiples ("1.74x"), not percentages."""
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     """A table column: the row key, its heading, and how to show it.
 
-    ``kind`` is text, money, count or ratio; ``signed`` names a function of the
-    row that says whether a money value lowers MRR (shown negative).
+    ``kind`` is one of KINDS. ``kind_of`` (optional) gives a row's own kind
+    instead, for a column whose rows hold different figures (a restatement's
+    old and new values: money on one row, a ratio on the next).
     """
 
     key: str
     heading: str
     kind: str = "text"
-    signed: Callable[[dict[str, Any]], bool] | None = None
+    kind_of: Callable[[dict[str, Any]], str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"column {self.key}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
+    def kind_for(self, row: dict[str, Any]) -> str:
+        return self.kind_of(row) if self.kind_of is not None else self.kind
 
 
 def lowers_mrr(row: dict[str, Any]) -> bool:
-    """A movement row whose amount is a loss of MRR (contraction or churn)."""
+    """A movement row that is a loss of MRR (contraction or churn)."""
     return row.get("category") in NEGATIVE
+
+
+def net_change(movement: dict[str, Any]) -> str:
+    """A movement's signed change, to_mrr − from_mrr, as SPEC money text (negative for contraction and churn)."""
+    return f"{Decimal(movement['to_mrr']) - Decimal(movement['from_mrr']):.2f}"
+
+
+def with_net_change(movement: dict[str, Any]) -> dict[str, Any]:
+    """The movement with ``net_change`` added after ``amount`` (the SPEC's fields kept as they are)."""
+    out: dict[str, Any] = {}
+    for key, value in movement.items():
+        out[key] = value
+        if key == "amount":
+            out["net_change"] = net_change(movement)
+    out.setdefault("net_change", net_change(movement))
+    return out
+
+
+def figure_kind(metric: str) -> str:
+    """The kind of a figure by its dotted name (SPEC §6, §11): a count, a ratio, a multiple or money."""
+    from projections.figures import RATIOS
+
+    name = metric.rsplit(".", 1)[-1]
+    if name in MULTIPLES:
+        return "multiple"
+    if metric.endswith("arpa") or metric in ("mrr", "arr"):
+        return "money"
+    if metric in RATIOS or any(metric.endswith(f".{r}") for r in RATIOS):
+        return "ratio"
+    if metric.startswith("customers.") or metric in ("customers",):
+        return "count"
+    return "money"
 
 
 def money_cell(value: str | Decimal | None) -> str:
@@ -60,17 +121,34 @@ def money_cell(value: str | Decimal | None) -> str:
     return f"{amount:,.2f}"
 
 
+def change_cell(value: str | Decimal | None) -> str:
+    """A signed difference: +1,234.56 for a rise, -1,234.56 for a fall, 0.00 for none."""
+    if value is None:
+        return ""
+    amount = Decimal(value)
+    return f"+{amount:,.2f}" if amount > 0 else f"{amount:,.2f}"
+
+
 def ratio_cell(value: str | Decimal | None) -> str:
     if value is None:
         return "n/a"
     return f"{Decimal(value) * 100:,.2f}%"
 
 
+def multiple_cell(value: str | Decimal | None) -> str:
+    """A ratio quoted as a multiple, as finance quotes a quick ratio: 1.74x."""
+    return "n/a" if value is None else f"{Decimal(value):,.2f}x"
+
+
 def _cell(value: Any, kind: str) -> str:
     if kind == "money":
         return money_cell(value)
+    if kind == "change":
+        return change_cell(value)
     if kind == "ratio":
         return ratio_cell(value)
+    if kind == "multiple":
+        return multiple_cell(value)
     if kind == "count":
         return f"{value:,}" if isinstance(value, int) else ("" if value is None else str(value))
     if value is None:
@@ -82,13 +160,10 @@ def _cell(value: Any, kind: str) -> str:
 
 def _styled(row: dict[str, Any], column: Column, colour: bool) -> Text:
     value = row.get(column.key)
-    text = _cell(value, column.kind)
+    kind = column.kind_for(row)
+    text = _cell(value, kind)
     style = ""
-    if column.kind == "money" and column.signed is not None and value is not None and column.signed(row):
-        if Decimal(value) != 0:
-            text = "-" + text if not text.startswith("-") else text
-        style = "red"
-    elif column.kind == "money" and value is not None and Decimal(value) < 0:
+    if kind in ("money", "change") and value is not None and Decimal(value) < 0:
         style = "red"
     elif column.key == "category" and value in NEGATIVE:
         text = f"▼ {text}"
@@ -99,8 +174,24 @@ def _styled(row: dict[str, Any], column: Column, colour: bool) -> Text:
     return Text(text, style=style if colour else "")
 
 
+_PLAIN = [False]
+
+
+@contextlib.contextmanager
+def plain(wanted: bool = True) -> Iterator[None]:
+    """Tables drawn inside are plain text whatever stdout is (a table written to a file gets no colour codes)."""
+    before = _PLAIN[0]
+    _PLAIN[0] = before or wanted
+    try:
+        yield
+    finally:
+        _PLAIN[0] = before
+
+
 def colour_wanted(stream: Any = None) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set."""
+    """Colour only on a terminal, and never when NO_COLOR is set or the table goes to a file."""
+    if _PLAIN[0]:
+        return False
     stream = stream or sys.stdout
     try:
         tty = stream.isatty()
@@ -130,7 +221,7 @@ def table(
     colour = colour_wanted() if colour is None else colour
     grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold" if colour else "")
     for c in columns:
-        numeric = c.kind in ("money", "ratio", "count")
+        numeric = c.kind in ("money", "change", "ratio", "multiple", "count", "decimal")
         grid.add_column(c.heading, justify="right" if numeric else "left", no_wrap=True)
     for row in rows:
         grid.add_row(*(_styled(row, c, colour) for c in columns))
@@ -176,18 +267,13 @@ def known_suffix(k: Any) -> str:
 
 
 def figure_cell(metric: str, value: Any) -> str:
-    """A figure of any kind in a table cell: money, count or ratio by its name."""
-    from projections.figures import RATIOS
-
-    if metric.endswith("quick_ratio"):  # a multiple, as the metrics table shows it
-        return "n/a" if value is None else f"{Decimal(value):,.2f}x"
-    if metric.endswith("arpa"):
-        return money_cell(value) if value is not None else "n/a"
-    if any(metric == r or metric.endswith(f".{r}") for r in RATIOS):
-        return ratio_cell(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    return money_cell(value) if value is not None else "n/a"
+    """A figure of any kind in a table cell: money, count, ratio or multiple by its name."""
+    kind = figure_kind(metric)
+    if value is None:
+        return "n/a"
+    if isinstance(value, int) or kind == "count":
+        return f"{value:,}" if isinstance(value, int) else str(value)
+    return _cell(value, kind)
 
 
 def signed_cell(metric: str, value: Any) -> str:

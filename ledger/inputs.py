@@ -165,6 +165,7 @@ _ONLY = {
 }
 
 
+_LOGGED = frozenset({"sequence", "recorded_at", "actor", "source", "hash"})
 _STATES_CAUSE = (ev.SUBSCRIPTION_CHANGED, ev.UPSELL, ev.DOWNGRADE, ev.PRICE_CHANGE)
 
 
@@ -173,6 +174,7 @@ def parse_row(raw: dict[str, Any]) -> tuple[EventRow | None, list[tuple[str, str
     data: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
+    logged = _LOGGED <= raw.keys()  # a row of `log --format csv`; one of these columns alone is an unknown field
     for key, value in raw.items():
         if key.startswith(ev.ATTR_PREFIX):
             if not _ATTR_NAME.fullmatch(key):
@@ -181,6 +183,8 @@ def parse_row(raw: dict[str, Any]) -> tuple[EventRow | None, list[tuple[str, str
                 attrs[key] = value
         elif key in FIELD_NAMES:
             data[key] = value
+        elif logged and key in ev.RECORD_FIELDS:
+            continue  # what the exporting ledger assigned at append: this ledger assigns its own
         else:
             problems.append((key, f"unknown field {key!r}"))
     if attrs:

@@ -154,9 +154,9 @@ def test_limit_after_sorting_and_filters_together(ledger):
 def test_filters_keep_the_csv_and_table_shapes(ledger):
     csv = ledger("movements", "--from", "2026-01-01", "--to", "2026-03-31", "--format", "csv", "--cause", "seats").stdout
     assert csv.splitlines() == [
-        "date,customer_id,category,cause,from_mrr,to_mrr,amount,event_ids",
-        "2026-02-01,acme,expansion,seats,1000.00,1500.00,500.00,a3",
-        "2026-03-10,acme,expansion,seats,1500.00,2500.00,1000.00,a5",
+        "date,customer_id,category,cause,from_mrr,to_mrr,amount,net_change,event_ids",
+        "2026-02-01,acme,expansion,seats,1000.00,1500.00,500.00,500.00,a3",
+        "2026-03-10,acme,expansion,seats,1500.00,2500.00,1000.00,1000.00,a5",
     ]
     table = ledger("movements", "--from", "2026-01-01", "--to", "2026-03-31", "--sort", "amount", "--limit", "1").stdout
     assert "8,000.00" in table and "6,000.00" not in table

@@ -69,7 +69,8 @@ def test_seed_200_to_150_seats_is_a_2500_contraction_of_25_percent(rl):
     moves = rl("movements", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "json").json()["movements"]
     assert moves == [
         {"customer_id": "seed-s", "date": "2026-03-10", "category": "contraction", "cause": "seats",
-         "from_mrr": "10000.00", "to_mrr": "7500.00", "amount": "2500.00", "event_ids": ["sr-03"]}
+         "from_mrr": "10000.00", "to_mrr": "7500.00", "amount": "2500.00", "net_change": "-2500.00",
+         "event_ids": ["sr-03"]}
     ]
 
 

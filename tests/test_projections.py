@@ -285,21 +285,24 @@ def test_reads_on_an_empty_ledger_as_csv(rl):
 
     assert csv("mrr", "--as-of", "2026-01-01") == ["as_of,known_at,currency,mrr,arr,customers", "2026-01-01,,USD,0.00,0.00,0"]
     assert csv("movements", "--from", "2026-01-01", "--to", "2026-01-31") == [
-        "date,customer_id,category,cause,from_mrr,to_mrr,amount,event_ids"
+        "date,customer_id,category,cause,from_mrr,to_mrr,amount,net_change,event_ids"
     ]
     header, *rows = csv("metrics", "--from", "2026-01-01", "--to", "2026-02-28")
     columns = header.split(",")
     assert columns[:6] == ["start", "end", "group", "opening_mrr", "closing_mrr", "arr"]
-    assert not [c for c in columns if c.startswith("causes.")]  # no cause had an amount
+    causes = [c for c in columns if c.startswith("causes.")]  # every cause, in one fixed order, zeros shown
+    assert len(causes) == 14 and causes[0] == "causes.expansion.cross_sell"
     periods = [dict(zip(columns, row.split(","))) for row in rows]
     assert [(p["start"], p["end"]) for p in periods] == [JANUARY, FEBRUARY]
     for p in periods:
         assert {p[c] for c in columns if c.startswith(("bridge.", "retention.")) and not c.endswith(("rr", "_rate"))} == {"0.00"}
+        assert {p[c] for c in causes} == {"0.00"}
         assert {p[c] for c in ("retention.nrr", "retention.grr", "customers.logo_churn_rate", "arpa", "quick_ratio",
                                "expansion_share", "group")} == {""}
         assert [p[c] for c in ("opening_mrr", "closing_mrr", "customers.opening", "customers.closing")] == [
             "0.00", "0.00", "0", "0"]
-    assert len(csv("log")) == 1 and csv("log")[0].startswith("sequence,event_id,type,customer_id,effective_date,")
+    assert len(csv("log")) == 1 and csv("log")[0].startswith("event_id,type,customer_id,effective_date,")  # importable
+    assert {"sequence", "recorded_at", "hash"} <= set(csv("log")[0].split(","))
     assert csv("cohorts", "--from", "2026-01-01", "--to", "2026-02-28") == [
         "cohort,customers,mrr_0,k,month,as_of,mrr,nrr,active,logo_retention,contraction,contraction_rate"
     ]

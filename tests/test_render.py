@@ -6,7 +6,7 @@ import io
 import textwrap
 
 from cli import progress as progress_module
-from cli.render import Column, lowers_mrr, money_cell, ratio_cell, table
+from cli.render import Column, figure_cell, lowers_mrr, money_cell, ratio_cell, table
 
 EVENTS = """\
 event_id,type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount
@@ -19,13 +19,13 @@ e5,upsell,acme,2026-03-01,main,,12,,
 
 MOVEMENTS = """\
 Movements 2026-01-01 – 2026-03-31 (USD), as known at {known_at}
-date         customer   category        cause   from MRR     to MRR      amount   events
-────────────────────────────────────────────────────────────────────────────────────────
-2026-01-05   acme       ▲ new                       0.00   1,000.00    1,000.00   e1
-2026-01-10   globex     ▲ new                       0.00   2,500.00    2,500.00   e2
-2026-02-01   acme       ▼ contraction   seats   1,000.00     800.00     -200.00   e3
-2026-02-15   globex     ▼ churn                 2,500.00       0.00   -2,500.00   e4
-2026-03-01   acme       ▲ expansion     seats     800.00   1,200.00      400.00   e5
+date         customer   category        cause   from MRR     to MRR     amount   net change   events
+────────────────────────────────────────────────────────────────────────────────────────────────────
+2026-01-05   acme       ▲ new                       0.00   1,000.00   1,000.00    +1,000.00   e1
+2026-01-10   globex     ▲ new                       0.00   2,500.00   2,500.00    +2,500.00   e2
+2026-02-01   acme       ▼ contraction   seats   1,000.00     800.00     200.00      -200.00   e3
+2026-02-15   globex     ▼ churn                 2,500.00       0.00   2,500.00    -2,500.00   e4
+2026-03-01   acme       ▲ expansion     seats     800.00   1,200.00     400.00      +400.00   e5
 """
 
 
@@ -39,6 +39,27 @@ def test_movements_table_is_aligned_with_losses_marked_by_sign_and_arrow(rl):
     out = rl("movements", "--from", "2026-01-01", "--to", "2026-03-31").stdout
     assert out == MOVEMENTS.format(known_at=known_at)
     assert "\x1b" not in out
+
+
+def test_one_sign_convention_in_the_table_csv_json_and_explain(rl):
+    """amount is a size (positive, its category says which way) and net_change the signed change, everywhere."""
+    ledger(rl)
+    span = ("--from", "2026-02-01", "--to", "2026-02-28")
+    csv = rl("movements", *span, "--format", "csv").stdout.splitlines()
+    assert csv[0] == "date,customer_id,category,cause,from_mrr,to_mrr,amount,net_change,event_ids"
+    assert csv[1:] == ["2026-02-01,acme,contraction,seats,1000.00,800.00,200.00,-200.00,e3",
+                       "2026-02-15,globex,churn,,2500.00,0.00,2500.00,-2500.00,e4"]
+    moves = rl("movements", *span, "--format", "json").json()["movements"]
+    assert [(m["amount"], m["net_change"]) for m in moves] == [("200.00", "-200.00"), ("2500.00", "-2500.00")]
+    explained = rl("explain", "bridge.contraction", *span, "--format", "json").json()
+    assert explained["value"] == "200.00" and explained["items"][0]["amount"] == "200.00"
+    movement = explained["items"][0]["movements"][0]
+    assert (movement["amount"], movement["net_change"]) == ("200.00", "-200.00")
+    table = rl("explain", "bridge.contraction", *span).stdout
+    assert "200.00      -200.00" in table and "+200.00" not in table
+    net = rl("explain", "bridge.net_new", *span, "--format", "csv").stdout.splitlines()
+    assert net[0] == "customer_id,item_amount,date,category,cause,from_mrr,to_mrr,amount,net_change,event_ids"
+    assert net[1] == "acme,-200.00,2026-02-01,contraction,seats,1000.00,800.00,200.00,-200.00,e3"
 
 
 def test_the_same_read_is_the_same_bytes_now_and_as_known_at_a_moment(rl):
@@ -66,6 +87,9 @@ def test_the_log_table_names_what_it_knew(rl):
 
 
 def test_cells():
+    assert figure_cell("quick_ratio", "1.737884") == "1.74x"  # a multiple, never 173.79%
+    assert figure_cell("retention.nrr", "0.990099") == "99.01%"
+    assert figure_cell("arpa", "120.50") == "120.50" and figure_cell("customers.churned", 3) == "3"
     assert money_cell("1010000.00") == "1,010,000.00"
     assert money_cell("-0.50") == "-0.50"
     assert money_cell(None) == ""
@@ -87,12 +111,13 @@ def test_numbers_right_text_left_and_an_empty_table_says_so():
 
 
 def test_on_a_terminal_losses_are_red_and_still_carry_their_sign():
-    rows = [{"category": "churn", "amount": "99.00"}, {"category": "new", "amount": "10.00"}]
-    columns = [Column("category", "category"), Column("amount", "amount", "money", lowers_mrr)]
+    rows = [{"category": "churn", "net_change": "-99.00"}, {"category": "new", "net_change": "10.00"}]
+    columns = [Column("category", "category"), Column("net_change", "net change", "change")]
     coloured = table(rows, columns, colour=True)
     assert "\x1b[31m" in coloured and "-99.00" in coloured and "▼ churn" in coloured
     plain = table(rows, columns, colour=False)
-    assert "\x1b" not in plain and "-99.00" in plain and "    10.00" in plain
+    assert "\x1b" not in plain and "-99.00" in plain and "+10.00" in plain
+    assert lowers_mrr(rows[0]) and not lowers_mrr(rows[1])
 
 
 def test_progress_is_silent_off_a_terminal(rl, capsys):
