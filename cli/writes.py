@@ -195,3 +195,6 @@ def amend(
     typer.echo(f"voided {event_id} by {void.event_id} (sequence {void.sequence}, reason: {reason})")
     typer.echo(f"recorded {corrected.event_id} as sequence {corrected.sequence} at {corrected.recorded_at}")
     st.read_model.catch_up()
+
+
+amend.problem_options = {"target_event_id": "EVENT_ID"}  # type: ignore[attr-defined]  # its argument, not --event

@@ -227,7 +227,7 @@ def test_record_in_a_locked_period_needs_restate(rl, closed):
     args = ("record", "seat_change", "--customer", "acme", "--date", "2026-01-15", "--subscription", "s1", "--quantity", "15")
     refused = rl(*args, ok=False)
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("cli: effective_date: it is effective 2026-01-15, in period 2026-01, locked at ")
+    assert refused.stderr.startswith("revledger: --date: it is effective 2026-01-15, in period 2026-01, locked at ")
     rl(*args, "--restate", "seat count confirmed by the customer")
     assert rl.events()[-1]["restatement"] == "seat count confirmed by the customer"
     # outside the locked period nothing is needed
@@ -319,7 +319,7 @@ def test_amending_a_start_that_later_events_depend_on_says_why_it_cannot(rl):
     rl("import", rl.write("opening.csv", OPENING))
     result = rl("amend", "a1", "--quantity", "20", "--reason", "20 seats", ok=False)
     assert result.stderr.splitlines()[0] == (
-        "cli: target_event_id: voiding a1 would leave the timeline inconsistent: that would make seat_change a2 "
+        "revledger: EVENT_ID: voiding a1 would leave the timeline inconsistent: that would make seat_change a2 "
         "effective 2026-01-10 invalid: line s1 is not open on 2026-01-10"
     )
     assert len(rl.events()) == 4
