@@ -17,7 +17,7 @@ from projections import queries
 from projections.cohorts import cohorts_report
 from projections.explain import explain as explain_metric
 from projections.metrics import metrics_report
-from projections.periods import parse_range, period_label
+from projections.periods import parse_range, period_label, require_periods
 
 
 class ExplainFormat(str, Enum):
@@ -177,6 +177,7 @@ def cohorts(
 ) -> None:
     """Cohorts by month of first `new` movement: MRR, NRR, active logos and contraction per month offset."""
     start, end = parse_range(from_, to)
+    require_periods(start, end, "month", " of cohorts")
     rm, k = state(ctx).reading(known_at, policy)
     report = cohorts_report(rm, start, end, k)
 

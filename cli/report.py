@@ -16,7 +16,7 @@ from cli.progress import progress
 from ledger.errors import UsageError
 from projections import queries
 from projections.movers import top_movers
-from projections.periods import parse_range
+from projections.periods import parse_range, require_periods
 from projections.readmodel import ReadModel
 
 
@@ -65,6 +65,8 @@ def report(
     Charts are inline SVG; the file needs no network.
     """
     start, end = parse_range(from_, to)
+    require_periods(start, end, "month", " of cohorts")
+    require_periods(start, end, period.value)
     group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
     with progress("writing the report"):
