@@ -13,7 +13,8 @@ from cli.context import state
 from cli.options import PolicyOption, By, ExportFormat, ExportFormatOption, From, KnownAt, Opt, OutOption, Period, PeriodOption, To, attribute
 from cli.output import deliver
 from cli.render import Column, known_suffix
-from projections import queries
+from ledger.errors import UsageError
+from projections import names, queries
 from projections.cohorts import cohorts_report
 from projections.explain import explain as explain_metric
 from projections.metrics import metrics_report
@@ -126,6 +127,7 @@ def metrics(
     start, end = parse_range(from_, to)
     group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_attribute(rm, group, k)
     report = metrics_report(rm, start, end, k, period=period.value, by=group)
 
     def csv():
@@ -232,16 +234,24 @@ def explain(
     from_: From,
     to: To,
     group: Annotated[str | None, Opt("--group", help="Only this group's customers (see --by).")] = None,
-    by: Annotated[str, Opt("--by", help="The attribute --group refers to: segment, channel, region or attr.NAME.")] = "segment",
+    by: Annotated[
+        str | None, Opt("--by", help="The attribute --group refers to: segment (the default), channel, region or attr.NAME.")
+    ] = None,
     known_at: KnownAt = None,
     policy: PolicyOption = None,
     format: Annotated[ExplainFormat, Opt("--format", help="Output format (xlsx needs --out).")] = ExplainFormat.table,
     out: OutOption = None,
 ) -> None:
     """The customers, movements and events that make up one figure of one period (the range)."""
+    names.require_metric(metric)
+    if by is not None and group is None:
+        raise UsageError(f"--by {by} names the attribute --group refers to: give --group VALUE too")
     start, end = parse_range(from_, to)
-    grouped_by = attribute(by) if group is not None else None
+    grouped_by = attribute(by or "segment") if group is not None else None
     rm, k = state(ctx).reading(known_at, policy)
+    if grouped_by is not None:
+        names.require_attribute(rm, grouped_by, k)
+        names.require_group(rm, grouped_by, group, end, k)
     report = explain_metric(rm, metric, start, end, k, group=group, by=grouped_by)
     deliver(
         format.value,

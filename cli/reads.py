@@ -14,7 +14,7 @@ from cli.output import deliver
 from cli.render import Column, known_suffix, lowers_mrr, table
 from ledger.clock import parse_date
 from ledger.errors import UsageError
-from projections import queries
+from projections import names, queries
 from projections.movements import CATEGORIES
 
 LOG_COLUMNS = [
@@ -43,6 +43,7 @@ def log(
 ) -> None:
     """The events, in sequence order."""
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_customer(rm, customer, k)
     records = queries.log_records(rm, k.sequence, customer=customer)
     deliver(
         format.value,
@@ -72,9 +73,14 @@ def mrr(
     out: OutOption = None,
 ) -> None:
     """MRR, ARR and active customers on a day."""
+    if customer is not None and by is not None:
+        raise UsageError("--by and --customer do not go together: --by groups every customer, --customer shows one's lines")
     day = parse_date(as_of) if as_of else date.today()
+    group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
-    report = queries.mrr_report(rm, day, k, customer=customer, by=attribute(by))
+    names.require_customer(rm, customer, k)
+    names.require_attribute(rm, group, k)
+    report = queries.mrr_report(rm, day, k, customer=customer, by=group)
 
     def csv():
         rows = report.get("groups") or report.get("lines") or [report]
@@ -115,9 +121,9 @@ def movements(
     out: OutOption = None,
 ) -> None:
     """Movement rows: one per customer per day its MRR changed."""
-    if category is not None and category not in CATEGORIES:
-        raise UsageError(f"--category {category!r}: one of {', '.join(CATEGORIES)}")
+    names.require_choice("--category", category, CATEGORIES, "movement category")
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_customer(rm, customer, k)
     report = queries.movements_report(rm, parse_date(from_), parse_date(to), k, customer=customer, category=category)
     rows = report["movements"]
     title = f"Movements {from_} – {to} ({rm.settings.currency}){known_suffix(k)}"

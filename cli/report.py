@@ -14,7 +14,7 @@ from cli.options import PolicyOption, By, From, KnownAt, Opt, Period, PeriodOpti
 from cli.output import write_atomically
 from cli.progress import progress
 from ledger.errors import UsageError
-from projections import queries
+from projections import names, queries
 from projections.movers import top_movers
 from projections.periods import parse_range, require_periods
 from projections.readmodel import ReadModel
@@ -69,6 +69,7 @@ def report(
     require_periods(start, end, period.value)
     group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_attribute(rm, group, k)
     with progress("writing the report"):
         page = html_report.document(gather(rm, start, end, k, period=period.value, by=group))
         write_atomically(out, lambda path: _write(path, page))
