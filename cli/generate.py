@@ -29,9 +29,11 @@ def generate(
 ) -> None:
     """Write a realistic synthetic event file (about 10 events per customer over 36 months), valid in file order."""
     first: date = parse_date(start)
+    if first.year * 12 + first.month + months + 36 > 9999 * 12:  # the history, and the terms it runs into, must fit
+        raise UsageError(f"--start {first} and --months {months} run past the calendar's end (9999-12): start earlier")
     try:
         with open(out, "w", encoding="utf-8", newline="") as handle:
             count = write(synthetic_rows(customers, months, seed, first), handle, format.value)
     except OSError as e:
-        raise UsageError(f"{out}: cannot write: {e.strerror}") from None
+        raise UsageError(f"--out {out}: cannot write: {e.strerror}") from None
     typer.echo(f"{out}: wrote {count} events for {customers} customers over {months} months (seed {seed})")

@@ -68,6 +68,8 @@ def _write_text(path: str, text: str) -> None:
 
 def write_atomically(out: str, write: Callable[[str], None]) -> None:
     """Write a file by ``write(path)`` into a temporary file beside ``out``, then rename it into place."""
+    if not out.strip():
+        raise UsageError("--out is empty: give a file name")
     target = os.path.abspath(out)
     folder = os.path.dirname(target)
     if os.path.isdir(target):
