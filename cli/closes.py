@@ -12,7 +12,7 @@ from cli.context import state
 from cli.options import PolicyOption, Actor, Format, FormatOption, KnownAt, Opt
 from cli.output import deliver
 from cli.render import Column, figure_cell, known_suffix, signed_cell, table
-from projections import queries
+from projections import names, queries
 from ledger.errors import UsageError
 from projections.closes import Close, close_figures, closes
 from projections.periods import parse_period, period_kind, period_name
@@ -95,7 +95,7 @@ def restatements(
     if period is not None:
         parse_period(period)  # refuses what is not a period, as written
         period = period_name(period)
-        _require_closed(period, closes(rm, k), k)
+        _require_closed(period, closes(rm, k), names.as_known(rm, k))
     found = restated(rm, k, period=period)
 
     def csv():
@@ -114,13 +114,12 @@ def restatements(
     )
 
 
-def _require_closed(period: str, recorded: list[Close], k: queries.Knowledge) -> None:
+def _require_closed(period: str, recorded: list[Close], known: str) -> None:
     """``restatements --period P`` of a period never closed (as known) says so, rather than "not restated"."""
     start, end = parse_period(period)
     if any((c.start, c.end) == (start, end) for c in recorded):
         return
     closed = ", ".join(dict.fromkeys(c.period for c in recorded)) or "none"
-    known = f" as known at {k.recorded_at}" if k.recorded_at else ""
     raise UsageError(f"--period {period}: {period} was never closed{known} (closed periods: {closed}); "
                      f"`revledger close {period}` closes it")
 

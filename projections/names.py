@@ -75,7 +75,7 @@ def require_customer(rm: ReadModel, customer_id: str | None, k: Knowledge, optio
     if customer_id is None or has_customer(rm, customer_id, k.sequence):
         return
     raise UsageError(
-        f"{option} {customer_id}: no such customer{_as_known(rm, k)}; "
+        f"{option} {customer_id}: no such customer{as_known(rm, k)}; "
         f"{listing(customer_id, customer_ids(rm, k.sequence), 'customers')}"
     )
 
@@ -88,7 +88,7 @@ def require_attribute(rm: ReadModel, name: str | None, k: Knowledge, option: str
     if name in known:
         return
     raise UsageError(
-        f"{option} {name}: no customer has that attribute{_as_known(rm, k)}; "
+        f"{option} {name}: no customer has that attribute{as_known(rm, k)}; "
         f"{listing(name, set(known) | set(NAMED_ATTRIBUTES), 'attributes')}"
     )
 
@@ -101,7 +101,7 @@ def require_group(rm: ReadModel, name: str, group: str | None, day: date, k: Kno
     if group in values:
         return
     raise UsageError(
-        f"--group {group}: no customer's {name} is {group!r} on {day}{_as_known(rm, k)}; "
+        f"--group {group}: no customer's {name} is {group!r} on {day}{as_known(rm, k)}; "
         f"{listing(group, values, f'{name} values')}"
     )
 
@@ -126,8 +126,8 @@ def require_choice(option: str, value: str | None, choices: Iterable[str], noun:
     raise UsageError(f"{option} {value}: not a {noun}; one of, closest first: {', '.join(closest(value, choices, len(choices)))}")
 
 
-def _as_known(rm: ReadModel, k: Knowledge) -> str:
-    """`` as known at T`` when the answer is asked of an earlier knowledge time than the log's head."""
+def as_known(rm: ReadModel, k: Knowledge) -> str:
+    """`` as known at T`` when the question is asked of an earlier knowledge time than the log's head, else nothing."""
     row = rm.db.execute("SELECT max(sequence) FROM events").fetchone()
     if not row or not row[0] or k.sequence >= row[0]:
         return ""
