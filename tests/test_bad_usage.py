@@ -119,14 +119,15 @@ def test_out_in_a_folder_that_does_not_exist_is_refused(ledger, args):
     (["cohorts", "--from", "2026-01-01", "--to", "9999-12-31"],
      "revledger: --from 2026-01-01 --to 9999-12-31 is 95,688 months of cohorts; revledger answers at most 1,200 at "
      "once: narrow the range"),
-    (["report", "--from", "2026-01-01", "--to", "9999-12-31", "--out", "r.html"],
+    (["report", "--from", "2026-01-01", "--to", "9999-12-31", "--out", "{folder}/r.html"],
      "revledger: --from 2026-01-01 --to 9999-12-31 is 95,688 months of cohorts; revledger answers at most 1,200 at "
      "once: narrow the range"),
     (["close", "0000"], "revledger: '0000' is not a period: the calendar starts in year 0001"),
     (["metrics", "--from", "2026-02-29", "--to", "2026-03-31"], "revledger: '2026-02-29' is not a real date"),
 ])
 def test_ranges_beyond_what_the_ledger_answers_are_refused(ledger, args, line):
-    assert refused(ledger, *args) == line
+    assert refused(ledger, *(a.format(folder=ledger.folder) for a in args)) == line
+    assert not (ledger.folder / "r.html").exists()
 
 
 def test_the_last_month_of_the_calendar_is_answered(ledger):
