@@ -122,7 +122,7 @@ class Registry(TyperGroup):
         The framework would print a usage block and an ``Error:`` line; in-process
         runners (tests) and the console script both come through here.
         """
-        from cli.errors import USAGE_EXIT, framework, usage_line
+        from cli.errors import USAGE_EXIT, framework, one_line, usage_line
 
         try:
             outcome = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -130,7 +130,7 @@ class Registry(TyperGroup):
             e.show()
             code = USAGE_EXIT
         except framework.ClickException as e:
-            typer.echo(f"revledger: {usage_line(e)}", err=True)
+            typer.echo(f"revledger: {one_line(usage_line(e))}", err=True)
             code = e.exit_code
         except typer.Abort:
             typer.echo("revledger: aborted", err=True)

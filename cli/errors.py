@@ -35,9 +35,19 @@ SHOWN_KINDS = 5
 USAGE_EXIT = 2  # the command line could not be read; 1: it was read, and refused
 
 
+# Characters that end a line for a terminal or for str.splitlines(), and other controls (a terminal escape):
+# a value quoted in a message keeps its line one line, and shows them escaped.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and control characters written as escapes (``\\n``, ``\\x0b``)."""
+    return _CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Say what went wrong on stderr, in one line; the caller raises the returned Exit."""
-    typer.echo(f"revledger: {message}", err=True)
+    typer.echo(f"revledger: {one_line(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -56,10 +66,10 @@ def handled(command: F) -> F:
             if e.problems and all(p.file == "cli" for p in e.problems):
                 names = getattr(command, "problem_options", {})
                 for problem in e.problems[:-1]:
-                    typer.echo(f"revledger: {option_problem(problem, names)}", err=True)
+                    typer.echo(f"revledger: {one_line(option_problem(problem, names))}", err=True)
                 if len(e.problems) == 1:
                     raise fail(option_problem(e.problems[0], names)) from None
-                typer.echo(f"revledger: {option_problem(e.problems[-1], names)}", err=True)
+                typer.echo(f"revledger: {one_line(option_problem(e.problems[-1], names))}", err=True)
                 raise fail(str(e)) from None
             for line in problem_lines(e.problems):
                 typer.echo(line, err=True)
@@ -101,14 +111,14 @@ def problem_kind(problem: Problem) -> str:
 def problem_lines(problems: Iterable[Problem]) -> list[str]:
     """The first SHOWN_PROBLEMS problems, one a line; then how many more, counted by kind, most first."""
     problems = list(problems)
-    lines = [str(p) for p in problems[:SHOWN_PROBLEMS]]
+    lines = [one_line(str(p)) for p in problems[:SHOWN_PROBLEMS]]
     rest = problems[SHOWN_PROBLEMS:]
     if rest:
         kinds = Counter(problem_kind(p) for p in rest).most_common()
         listed = ", ".join(f"{count:,} × {kind}" for kind, count in kinds[:SHOWN_KINDS])
         if len(kinds) > SHOWN_KINDS:
             listed += f", and {len(kinds) - SHOWN_KINDS:,} other kinds"
-        lines.append(f"… and {len(rest):,} more: {listed}")
+        lines.append(one_line(f"… and {len(rest):,} more: {listed}"))
     return lines
 
 

@@ -124,7 +124,7 @@ def test_restatements_as_known_before_the_corrections_and_for_one_period(rl, clo
     before = rl("restatements", "--known-at", closed["recorded_at"], "--format", "json").json()
     assert before["restatements"] == []
     never = rl("restatements", "--period", "2026-02", "--format", "json", ok=False)
-    assert never.stderr.startswith("revledger: --period 2026-02: 2026-02 was never closed as known at ")
+    assert never.stderr.startswith("revledger: --period 2026-02: 2026-02 was never closed (closed periods: 2026-01)")
     assert len(rl("restatements", "--period", "2026-01", "--format", "json").json()["restatements"]) == 1
 
 

@@ -45,7 +45,7 @@ METRICS = ["opening_mrr", "closing_mrr", "arr", "bridge.new", "bridge.expansion"
            "retention.nrr", "causes.contraction.x", "bridge.upsell", "quick_ratio", "", "bridge."]
 BY = ["segment", "channel", "region", "customer_name", "attr.industry", None, "attr.nope", "attr.", "colour", ""]
 GROUPS = ["SMB", "Enterprise", None, "smb", "Nope", ""]
-CUSTOMERS = ["cust-001", "cust-040", "cust-013", None, "nobody", "%", "' OR '1'='1", ""]
+CUSTOMERS = ["cust-001", "cust-040", "cust-013", None, "nobody", "%", "' OR '1'='1", "", "cust-001\nx", "\x1b[2J\u2028"]
 CATEGORIES = ["new", "expansion", "churn", None, "upsell", ""]
 POLICIES = ["churn_recognition=term_end", "reactivation_grace_days=30", "movement_grain=month", None,
             "movement_grain=week", "reactivation_grace_days=-1", "nonsense", "=", "churn_recognition="]
