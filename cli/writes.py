@@ -78,6 +78,8 @@ def import_(
     """Validate every row of a file, then append them all — or nothing."""
     from ledger.files import guess_format
 
+    if errors not in ("text", "json"):
+        raise UsageError(f"--errors {errors}: one of text, json")
     if not os.path.isfile(file):
         raise UsageError(f"{file}: no such file")
     fmt = format.value if format else guess_format(file)

@@ -56,6 +56,12 @@ def customer_ids(rm: ReadModel, known: int) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
+def has_attribute(rm: ReadModel, name: str, known: int) -> bool:
+    """Whether some customer was given attribute ``name`` by an event known at ``known``."""
+    row = rm.db.execute(f"SELECT 1 FROM attributes WHERE name = :name AND {VISIBLE} LIMIT 1", {"name": name, "known": known})
+    return row.fetchone() is not None
+
+
 def attribute_names(rm: ReadModel, known: int) -> list[str]:
     """Every attribute some customer was given by an event known at ``known`` (``attr.`` names included)."""
     rows = rm.db.execute(f"SELECT DISTINCT name FROM attributes WHERE {VISIBLE}", {"known": known})
@@ -82,11 +88,9 @@ def require_customer(rm: ReadModel, customer_id: str | None, k: Knowledge, optio
 
 def require_attribute(rm: ReadModel, name: str | None, k: Knowledge, option: str = "--by") -> None:
     """Refuse an ``attr.NAME`` no customer was ever given (as known at ``k``); SPEC's own attributes always exist."""
-    if name is None or name in NAMED_ATTRIBUTES:
+    if name is None or name in NAMED_ATTRIBUTES or has_attribute(rm, name, k.sequence):
         return
     known = attribute_names(rm, k.sequence)
-    if name in known:
-        return
     raise UsageError(
         f"{option} {name}: no customer has that attribute{as_known(rm, k)}; "
         f"{listing(name, set(known) | set(NAMED_ATTRIBUTES), 'attributes')}"

@@ -232,6 +232,11 @@ def test_a_file_refused_for_many_rows_shows_the_first_50_problems_and_counts_the
     assert lines[51] == "revledger: 68 problems; nothing was written"
 
 
+def test_import_errors_takes_text_or_json(ledger):
+    assert refused(ledger, "import", ledger.write("one.csv", HISTORY), "--errors", "yaml") == (
+        "revledger: --errors yaml: one of text, json")
+
+
 def test_import_errors_json_still_lists_every_problem(ledger):
     rows = ["type,customer_id,effective_date,subscription_id,quantity"] + ["seat_change,acme,2026-02-30,s1,5"] * 60
     result = ledger("import", ledger.write("many.csv", "\n".join(rows) + "\n"), "--errors", "json", ok=False)
