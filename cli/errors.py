@@ -53,7 +53,6 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def handled(command: F) -> F:
     """Turn revledger's errors into one line on stderr and exit status 1 — never a traceback."""
-
     from ledger.clock import ClockError
     from ledger.errors import RejectedError, RevledgerError
     from ledger.money import MoneyError
@@ -63,13 +62,12 @@ def handled(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except RejectedError as e:
-            if e.problems and all(p.file == "cli" for p in e.problems):
-                names = getattr(command, "problem_options", {})
-                for problem in e.problems[:-1]:
-                    typer.echo(f"revledger: {one_line(option_problem(problem, names))}", err=True)
-                if len(e.problems) == 1:
-                    raise fail(option_problem(e.problems[0], names)) from None
-                typer.echo(f"revledger: {one_line(option_problem(e.problems[-1], names))}", err=True)
+            if e.problems and all(p.file == "cli" for p in e.problems):  # record, amend: name the options
+                lines = [option_problem(p, getattr(command, "problem_options", {})) for p in e.problems]
+                if len(lines) == 1:
+                    raise fail(lines[0]) from None
+                for line in lines:
+                    typer.echo(f"revledger: {one_line(line)}", err=True)
                 raise fail(str(e)) from None
             for line in problem_lines(e.problems):
                 typer.echo(line, err=True)
