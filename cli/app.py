@@ -8,6 +8,7 @@ what they do not use.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -107,6 +108,42 @@ class Registry(TyperGroup):
 
         info = CommandInfo(name=name, callback=handled(command_function(name)))
         return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0]
+        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
+            from cli.errors import framework
+
+            close = difflib.get_close_matches(name, COMMANDS, n=3)
+            hint = f"did you mean {' or '.join(close)}?" if close else "revledger --help lists them"
+            raise framework.UsageError(f"no such command {name!r} ({hint})", ctx)
+        return super().resolve_command(ctx, args)
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        """Run a command; a command line the framework cannot read is one line on stderr and exit status 2.
+
+        The framework would print a usage block and an ``Error:`` line; in-process
+        runners (tests) and the console script both come through here.
+        """
+        from cli.errors import USAGE_EXIT, framework, one_line, usage_line
+
+        try:
+            outcome = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except framework.NoArgsIsHelpError as e:  # `revledger` alone: the help, as asked for
+            e.show()
+            code = USAGE_EXIT
+        except framework.ClickException as e:
+            typer.echo(f"revledger: {one_line(usage_line(e))}", err=True)
+            code = e.exit_code
+        except typer.Abort:
+            typer.echo("revledger: aborted", err=True)
+            code = 1
+        else:
+            code = outcome if isinstance(outcome, int) else 0
+        if not standalone_mode:
+            return code
+        sys.exit(code)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, COMMANDS[name].summary) for name in self.list_commands(ctx)]

@@ -12,8 +12,9 @@ from cli.context import state
 from cli.options import PolicyOption, Actor, ExportFormat, ExportFormatOption, KnownAt, Opt, OutOption
 from cli.output import about, deliver
 from cli.render import Column, figure_cell, known_suffix, signed_cell, table
-from projections import queries
-from projections.closes import Close, close_figures
+from projections import names, queries
+from ledger.errors import UsageError
+from projections.closes import Close, close_figures, closes
 from projections.periods import parse_period, period_kind, period_name
 from projections.restatements import restatements as restated
 
@@ -27,23 +28,35 @@ def close(
     ctx: typer.Context,
     period: Annotated[str, typer.Argument(help="The period: 2026-03 (month), 2026-Q1 (quarter) or 2026 (year).")],
     lock: Annotated[bool, Opt("--lock", help="Refuse later events effective in it, unless given --restate.")] = False,
+    force: Annotated[
+        str | None, Opt("--force", help="Close a period that has not ended, or close one again, for this reason (recorded on the close).")
+    ] = None,
     actor: Actor = None,
     format: Annotated[ReportFormat, Opt("--format", help="Output format.")] = ReportFormat.table,
 ) -> None:
     """Record the period's figures as they stand, with the log head they come from, as an event in the log."""
     from cli.metrics import metrics_table
+    from ledger.closes import earlier_closes
 
     label = period_name(period)
     start, end = parse_period(label)
     st = state(ctx)
     rm = st.read_model
-    event = st.ledger(actor).close_period(label, start, end, lock=lock, figures=lambda head, at: close_figures(rm, label, head, at))
+    earlier = earlier_closes(start, end, rm.closes())
+    event = st.ledger(actor).close_period(
+        label, start, end, lock=lock, force=force, figures=lambda head, at: close_figures(rm, label, head, at)
+    )
     rm.catch_up()
     closed = Close.of(event)
     if format is ReportFormat.json:
         render.emit(render.as_json({**closed.summary(), "metrics": closed.metrics}))
         return
     kind = period_kind(label)
+    if earlier:
+        again = f"because: {force}" if force else "and locks it"
+        typer.echo(f"{label} was closed at {earlier[-1].recorded_at}; this close records its figures again {again}")
+    elif force:
+        typer.echo(f"{label} ends on {end}; closed before it ended because: {force}")
     typer.echo(
         f"closed {label} ({start} – {end}) as sequence {event.sequence} ({event.event_id}) at {event.recorded_at}, "
         f"from the log up to sequence {closed.head}"
@@ -80,6 +93,10 @@ def restatements(
 ) -> None:
     """Every closed period whose figures as now known differ from those recorded at its close, and the events why."""
     rm, k = state(ctx).reading(known_at, policy)
+    if period is not None:
+        parse_period(period)  # refuses what is not a period, as written
+        period = period_name(period)
+        _require_closed(period, closes(rm, k), names.as_known(rm, k))
     found = restated(rm, k, period=period)
 
     def csv():
@@ -95,14 +112,27 @@ def restatements(
         out,
         json=lambda: {**queries.report_header(rm, k), "restatements": found},
         csv=csv,
-        table=lambda: restatements_table(found, k),
+        table=lambda: restatements_table(found, k, period),
         xlsx=lambda: xlsx.restatements_sheets(csv()[0], f"Restatements of closed periods{known_suffix(k)}"),
         about=lambda: about(ctx, k, period=period, currency=rm.settings.currency),
     )
 
 
-def restatements_table(found: list[dict], k: queries.Knowledge) -> str:
+def _require_closed(period: str, recorded: list[Close], known: str) -> None:
+    """``restatements --period P`` of a period never closed (as known) says so, rather than "not restated"."""
+    start, end = parse_period(period)
+    if any((c.start, c.end) == (start, end) for c in recorded):
+        return
+    closed = ", ".join(dict.fromkeys(c.period for c in recorded)) or "none"
+    raise UsageError(f"--period {period}: {period} was never closed{known} (closed periods: {closed}); "
+                     f"`revledger close {period}` closes it")
+
+
+def restatements_table(found: list[dict], k: queries.Knowledge, period: str | None = None) -> str:
     if not found:
+        if period:
+            known = f" as known at {k.recorded_at}" if k.recorded_at else ""
+            return f"{period} is not restated: its figures{known} are those recorded at its close"
         return f"no closed period is restated{known_suffix(k)}"
     out = []
     for r in found:

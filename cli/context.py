@@ -29,6 +29,11 @@ class State:
         """The read models' file: --cache, or the default for the ledger's location."""
         if self._cache is None:
             self._cache = default_cache(self.location)
+        elif os.path.isdir(self._cache) or not os.path.isdir(os.path.dirname(os.path.abspath(self._cache))):
+            from ledger.errors import UsageError
+
+            what = "is a folder" if os.path.isdir(self._cache) else "is in a folder that does not exist"
+            raise UsageError(f"--cache {self._cache} {what}; give the read models a file name in an existing folder")
         return self._cache
 
     @property

@@ -15,7 +15,9 @@ from cli.output import about, deliver
 from cli.render import Column, figure_cell, signed_cell, table, with_net_change
 from ledger.clock import parse_date
 from ledger.errors import UsageError
+from projections import names
 from projections.diff import diff_report
+from projections.movements import CATEGORIES
 from projections.periods import parse_range
 from projections.queries import knowledge
 
@@ -69,6 +71,9 @@ def diff(
         start, end = parse_range(from_, to)
     rm = state(ctx).read_model
     before, after = (knowledge(rm, instant(t)) for t in known_at)
+    names.require_customer(rm, customer, after)
+    names.require_attribute(rm, attribute(by), after)
+    names.require_choice("--category", category, CATEGORIES, "movement category")
     report = diff_report(rm, read.value, before, after, start=start, end=end, period=(period or Period.month).value,
                          by=attribute(by), as_of=day, customer=customer, category=category)
     deliver(format.value, out, json=lambda: report, csv=lambda: diff_csv(report), table=lambda: diff_table(report),

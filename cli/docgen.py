@@ -26,8 +26,11 @@ Every command is `revledger [GLOBAL OPTIONS] COMMAND [OPTIONS]`. Read commands t
 `--known-at T` (answer as the ledger would have at instant T) and `--format`
 (`table` by default: aligned, thousands separators; `json`; `csv`; and for
 `metrics`, `movements`, `cohorts` and `explain` also `xlsx` with `--out FILE`).
-Errors are one line on stderr and exit status 1. See [concepts](concepts.md) for
-the two clocks and [the tutorial](tutorial.md) for a walk-through.
+Errors are one line on stderr: exit status 1 when revledger read the command and
+refused it, 2 when the command line itself could not be read (an unknown command or
+option, a value not among an option's choices, a missing argument); see
+[reliability](reliability.md#9-every-mistake-gets-a-one-line-answer). See
+[concepts](concepts.md) for the two clocks and [the tutorial](tutorial.md) for a walk-through.
 """
 
 

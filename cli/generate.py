@@ -12,6 +12,7 @@ from ledger.clock import parse_date
 from ledger.errors import UsageError
 from cli.synthetic import generate as synthetic_rows
 from cli.synthetic import write
+from cli.output import write_atomically
 
 
 class GeneratedFormat(str, Enum):
@@ -29,9 +30,14 @@ def generate(
 ) -> None:
     """Write a realistic synthetic event file (about 10 events per customer over 36 months), valid in file order."""
     first: date = parse_date(start)
-    try:
-        with open(out, "w", encoding="utf-8", newline="") as handle:
-            count = write(synthetic_rows(customers, months, seed, first), handle, format.value)
-    except OSError as e:
-        raise UsageError(f"{out}: cannot write: {e.strerror}") from None
+    if first.year * 12 + first.month + months + 36 > 9999 * 12:  # the history, and the terms it runs into, must fit
+        raise UsageError(f"--start {first} and --months {months} run past the calendar's end (9999-12): start earlier")
+    counted: list[int] = []
+
+    def write_file(path: str) -> None:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            counted.append(write(synthetic_rows(customers, months, seed, first), handle, format.value))
+
+    write_atomically(out, write_file)  # the same --out rules as every command: whole or not at all
+    count = counted[0]
     typer.echo(f"{out}: wrote {count} events for {customers} customers over {months} months (seed {seed})")

@@ -12,11 +12,12 @@ from cli.options import PolicyOption, By, ExportFormat, ExportFormatOption, From
 from cli.output import about, deliver
 from cli.render import Column, known_suffix, with_net_change
 from ledger.customer import CAUSES
-from projections import queries
+from ledger.errors import UsageError
+from projections import names, queries
 from projections.cohorts import cohorts_report
 from projections.explain import explain as explain_metric
 from projections.metrics import metrics_report, report_for
-from projections.periods import parse_range, period_label
+from projections.periods import parse_range, period_label, require_periods
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -119,6 +120,7 @@ def metrics(
     start, end = parse_range(from_, to)
     group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_attribute(rm, group, k)
     report = metrics_report(rm, start, end, k, period=period.value, by=group)
 
     def csv():
@@ -159,6 +161,7 @@ def cohorts(
 ) -> None:
     """Cohorts by month of first `new` movement: MRR, NRR, active logos and contraction per month offset."""
     start, end = parse_range(from_, to)
+    require_periods(start, end, "month", " of cohorts")
     rm, k = state(ctx).reading(known_at, policy)
     report = cohorts_report(rm, start, end, k)
 
@@ -214,16 +217,24 @@ def explain(
     from_: From,
     to: To,
     group: Annotated[str | None, Opt("--group", help="Only this group's customers (see --by).")] = None,
-    by: Annotated[str, Opt("--by", help="The attribute --group refers to: segment, channel, region or attr.NAME.")] = "segment",
+    by: Annotated[
+        str | None, Opt("--by", help="The attribute --group refers to: segment (the default), channel, region or attr.NAME.")
+    ] = None,
     known_at: KnownAt = None,
     policy: PolicyOption = None,
     format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
     """The customers, movements and events that make up one figure of one period (the range)."""
+    names.require_metric(metric)
+    if by is not None and group is None:
+        raise UsageError(f"--by {by} names the attribute --group refers to: give --group VALUE too")
     start, end = parse_range(from_, to)
-    grouped_by = attribute(by) if group is not None else None
+    grouped_by = attribute(by or "segment") if group is not None else None
     rm, k = state(ctx).reading(known_at, policy)
+    if grouped_by is not None:
+        names.require_attribute(rm, grouped_by, k)
+        names.require_group(rm, grouped_by, group, end, k)
     report = with_net_changes(explain_metric(rm, metric, start, end, k, group=group, by=grouped_by))
     deliver(
         format.value,

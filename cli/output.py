@@ -81,6 +81,9 @@ def check_out(out: str, format: str) -> None:
     """Refuse, before any work, an ``--out`` whose name says another format than ``--format``."""
     if os.path.isdir(out):
         return  # write_atomically says it is a folder
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--out {out}: no such folder {folder}")
     extension = os.path.splitext(out)[1].lower()
     named = EXTENSIONS.get(extension)
     if named is not None and named != format:
@@ -102,6 +105,8 @@ def write_atomically(out: str, write: Callable[[str], None]) -> None:
     an export must never overwrite the ledger). The file gets the permissions
     any new file gets (the umask), not the temporary file's private ones.
     """
+    if not out.strip():
+        raise UsageError("--out is empty: give a file name")
     target = os.path.abspath(out)
     folder = os.path.dirname(target)
     if os.path.isdir(target):

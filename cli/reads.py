@@ -20,7 +20,7 @@ from ledger.clock import parse_date
 from ledger.customer import CAUSES
 from ledger.errors import UsageError
 from ledger.money import D, MoneyError
-from projections import queries
+from projections import names, queries
 from projections.movements import CATEGORIES
 
 LOG_COLUMNS = [
@@ -54,6 +54,7 @@ def log(
 ) -> None:
     """The events, in sequence order."""
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_customer(rm, customer, k)
     records = queries.log_records(rm, k.sequence, customer=customer)
     title = f"Event log ({len(records):,} events){known_suffix(k)}"
     deliver(
@@ -89,11 +90,16 @@ def mrr(
     out: OutOption = None,
 ) -> None:
     """MRR, ARR and active customers on a day."""
+    if customer is not None and by is not None:
+        raise UsageError("--by and --customer do not go together: --by groups every customer, --customer shows one's lines")
     day = parse_date(as_of) if as_of else date.today()
     if top is not None and top < 0:
         raise UsageError(f"--top {top}: a number of customers, 0 or more")
+    group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
-    report = queries.mrr_report(rm, day, k, customer=customer, by=attribute(by), top=top)
+    names.require_customer(rm, customer, k)
+    names.require_attribute(rm, group, k)
+    report = queries.mrr_report(rm, day, k, customer=customer, by=group, top=top)
 
     def csv():
         if "customers_top" in report:
@@ -158,10 +164,10 @@ def movements(
     out: OutOption = None,
 ) -> None:
     """Movement rows: one per customer per day its MRR changed."""
-    if category is not None and category not in CATEGORIES:
-        raise UsageError(f"--category {category!r}: one of {', '.join(CATEGORIES)}")
+    names.require_choice("--category", category, CATEGORIES, "movement category")
     filters = movement_filters(where, cause, min_amount, sort.value, limit)
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_customer(rm, customer, k)
     report = queries.movements_report(
         rm, parse_date(from_), parse_date(to), k, customer=customer, category=category, **filters
     )

@@ -19,10 +19,11 @@ from cli.context import state
 from cli.options import From, KnownAt, Opt, Period, PeriodOption, PolicyOption, To, attribute
 from cli.output import write_atomically
 from cli.progress import progress
-from projections import queries
+from ledger.errors import UsageError
+from projections import names, queries
 from projections.movements import CATEGORIES
 from projections.movers import top_movers
-from projections.periods import month_end, parse_range, split
+from projections.periods import month_end, parse_range, require_periods, split
 from projections.readmodel import ReadModel
 
 DRILL_LIMIT = 100_000
@@ -82,8 +83,8 @@ def trailing_retention(rm: ReadModel, start: date, end: date, known: queries.Kno
 
 
 def _months_before(end: date, months: int) -> date:
-    """The first day of the month ``months`` before ``end``'s."""
-    index = end.year * 12 + end.month - 1 - months
+    """The first day of the month ``months`` before ``end``'s (no earlier than the calendar's first)."""
+    index = max(end.year * 12 + end.month - 1 - months, 12)
     return date(index // 12, index % 12 + 1, 1)
 
 
@@ -163,7 +164,8 @@ def drilldown(
     Every period's drill-down is embedded when the range's movements fit in
     ``limit``; otherwise only the latest periods that fit (the page says so).
     """
-    moves = queries.movement_rows(rm, start, end, k.sequence)
+    grain = queries.grain_of(k)
+    moves = queries.movement_rows(rm, start, end, k.sequence, grain=grain)
     periods = [p for p in metrics["periods"] if p["group"] is None]
     cutoff = _cutoff(periods, moves, limit)
     data: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "from": cutoff, "by": by,
@@ -173,8 +175,9 @@ def drilldown(
         return {**data, "customers": [], "movements": [], "events": []}
     first = date.fromisoformat(cutoff)
     before: dict[str, dict[str, Any]] = {}
-    for row in queries.movement_rows(rm, date(1, 1, 1), first - timedelta(days=1), k.sequence):
-        before[row["customer_id"]] = row
+    if first > date.min:
+        for row in queries.movement_rows(rm, date.min, first - timedelta(days=1), k.sequence, grain=grain):
+            before[row["customer_id"]] = row
     chosen = [row for row in before.values() if _cents(row["to_mrr"]) > 0]
     chosen += [row for row in moves if row["date"] >= cutoff]
     chosen.sort(key=lambda r: (r["date"], r["customer_id"]))
@@ -237,9 +240,12 @@ def report(
     events behind it, from data inside the file: it needs no network.
     """
     start, end = parse_range(from_, to)
+    require_periods(start, end, "month", " of cohorts")
+    require_periods(start, end, period.value)
     group = attribute(by)
     st = state(ctx)
     rm, k = st.reading(known_at, policy)
+    names.require_attribute(rm, group, k)
     with progress("writing the report"):
         page = html_report.document(gather(rm, start, end, k, period=period.value, by=group, ledger=st.location))
         write_atomically(out, lambda path: _write(path, page))

@@ -17,7 +17,7 @@ from cli.progress import progress
 from ledger.errors import RejectedError, UsageError
 from ledger.events import EVENT_TYPES
 from ledger.location import open_store
-from ledger.money import D
+from ledger.money import D, MoneyError
 from ledger.settings import LedgerSettings
 from projections import queries
 
@@ -35,24 +35,22 @@ def init(
     """Create a ledger. Appends nothing to the log: its settings live beside it."""
     from ledger.application import init_ledger
 
-    settings = LedgerSettings(currency=currency, rates=tuple(sorted(_rates(rate or [], currency))))
+    settings = LedgerSettings.new(currency, _rates(rate or []))
     location = state(ctx).location
     init_ledger(open_store(location, create=True), settings)
-    typer.echo(f"created a ledger at {location} (currency {currency})")
+    typer.echo(f"created a ledger at {location} (currency {settings.currency})")
 
 
-def _rates(pairs: list[str], currency: str) -> list[tuple[str, Decimal]]:
+def _rates(pairs: list[str]) -> list[tuple[str, Decimal]]:
     rates = []
     for pair in pairs:
         code, sep, value = pair.partition("=")
-        if not sep or len(code) != 3 or not code.isupper():
+        if not sep:
             raise UsageError(f"--rate {pair!r}: write it as CODE=RATE, e.g. EUR=1.085")
-        amount = D(value)
-        if amount <= 0:
-            raise UsageError(f"--rate {pair!r}: a rate must be positive")
-        if code == currency:
-            raise UsageError(f"--rate {pair!r}: {code} is the ledger currency")
-        rates.append((code, amount))
+        try:
+            rates.append((code, D(value)))
+        except MoneyError as e:
+            raise UsageError(f"--rate {pair}: {e}") from None
     return rates
 
 
@@ -92,6 +90,8 @@ def import_(
 
     if os.path.isdir(file):
         raise UsageError(f"{file}: is a folder; import its files one at a time")
+    if errors not in ("text", "json"):
+        raise UsageError(f"--errors {errors}: one of text, json")
     if not os.path.isfile(file):
         raise UsageError(f"{file}: no such file")
     fmt = format.value if format else guess_format(file)
@@ -221,3 +221,6 @@ def amend(
     typer.echo(f"recorded {corrected.event_id} as sequence {corrected.sequence} at {corrected.recorded_at}")
     if result.unprojected:
         raise fail(f"{result.unprojected}; the log has the events, and the read models catch up on their next use")
+
+
+amend.problem_options = {"target_event_id": "EVENT_ID"}  # type: ignore[attr-defined]  # its argument, not --event

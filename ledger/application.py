@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ledger import events as ev
 from ledger.clock import instant_text, parse_instant
+from ledger.closes import refuse_close
 from ledger.customer import Timeline
 from ledger.errors import Problem, RejectedError, StorageError, UsageError
 from ledger.events import Event, canonical, derive_event_id, event_from_record, record_fragments, same_content
@@ -203,17 +204,26 @@ class Ledger:
         return self._admit(drafts, "cli", dry_run=dry_run, recorded_at=None, problems=problems)
 
     def close_period(
-        self, period: str, start: date, end: date, *, lock: bool, figures: Callable[[Head, str], dict[str, Any]]
+        self,
+        period: str,
+        start: date,
+        end: date,
+        *,
+        lock: bool,
+        figures: Callable[[Head, str], dict[str, Any]],
+        force: str | None = None,
     ) -> Event:
         """Append a ``period_closed`` event holding the period's figures and the log head they were computed from.
 
         ``figures(head, recorded_at)`` computes them from the log up to ``head``, as
         reported at the close's own recorded time, so ``--known-at`` that time
-        reproduces them exactly.
+        reproduces them exactly. A period that has not ended is closed only with
+        ``force`` (the reason, recorded); a period closed already only to lock it.
         """
 
         def attempt() -> Event:
             head = self._head_as_known()
+            refuse_close(period, start, end, lock, force, self.history.closes())
             at = first_instant(1, head, None)
             details = {
                 "period": period,
@@ -221,6 +231,7 @@ class Ledger:
                 "end": end.isoformat(),
                 "lock": lock,
                 "head": {"sequence": head.sequence, "hash": head.hash},
+                **({"force": force} if force else {}),
                 **figures(head, instant_text(at)),
             }
             draft = Event(event_id="", type=ev.PERIOD_CLOSED, customer_id="", effective_date=end, details=canonical(details))

@@ -164,6 +164,9 @@ class Timeline:
         """
         if event.type == ev.VOID:
             return self._void(event)
+        if not self.events and not self.voids and (event.type in ev.CHANGE_TYPES or event.type == ev.CANCEL):
+            return [("customer_id", f"no customer {self.customer_id}: its first event must start a line "
+                     f"(subscription_started) or describe it (customer_updated), not {event.type}")]
         if self.days and event.effective_date < self.days[-1].date:
             return self._refold([*self.events, event], changed=event.effective_date, new=event)
         problems = self._apply(event, check_claim=check_claim)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, 
 
 from ledger import events as ev
 from ledger.clock import parse_date
+from ledger.currencies import currency_code
 from ledger.events import Event, derive_event_id
 from ledger.money import D
 from ledger.settings import LedgerSettings
@@ -27,7 +28,6 @@ MAX_ID = 200
 MAX_TEXT = 20_000
 MAX_INTEGER_DIGITS = 12
 
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _ATTR_NAME = re.compile(r"attr\.[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 
@@ -95,9 +95,7 @@ def _percent(value: Any) -> Decimal:
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise ValueError(f"{value!r} is not a currency code (three capital letters, e.g. USD)")
-    return value
+    return currency_code(value)  # upper-cased: usd is USD
 
 
 def _stated_cause(value: Any) -> str:

@@ -5,10 +5,13 @@ Apart from both backends, so neither imports the other and ``ledger/store.py`` i
 
 from __future__ import annotations
 
+import re
+
 from ledger.errors import StorageError
 from ledger.store import EventStore
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")
 
 
 def is_postgres(location: str) -> bool:
@@ -27,8 +30,22 @@ def _postgres(location: str):
     return postgres
 
 
+def check_location(location: str) -> None:
+    """Refuse, in one line, a location that is neither a file path nor a PostgreSQL URL (an empty one, ``mysql://…``)."""
+    if not location.strip():
+        raise StorageError("--db is empty: give a SQLite file path or a postgresql:// URL")
+    if (m := _URL.match(location)) and not is_postgres(location):
+        if m[1].lower() == "sqlite":
+            raise StorageError(f"--db {location}: give a SQLite ledger as its file path ({location[len(m[0]):]}), not a URL")
+        raise StorageError(
+            f"--db {location}: revledger keeps a ledger in a SQLite file (give its path) or in PostgreSQL "
+            f"(postgresql://…), not {m[1]}://"
+        )
+
+
 def open_store(location: str, *, create: bool = False) -> EventStore:
     """The event store at ``location``: a SQLite file path, or a ``postgresql://`` URL."""
+    check_location(location)
     if is_postgres(location):
         return _postgres(location).PostgresEventStore(location, create=create)
     from ledger.sqlite import SQLiteEventStore

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+
+from ledger.currencies import CurrencyError, currency_code
+from ledger.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,28 @@ class LedgerSettings:
     currency: str = "USD"
     rates: tuple[tuple[str, Decimal], ...] = ()
     ledger_id: str = ""
+
+    @classmethod
+    def new(cls, currency: str, rates: Iterable[tuple[str, Decimal]] = ()) -> LedgerSettings:
+        """The settings of a new ledger: ISO 4217 codes, upper-cased (``usd`` is USD); each rate positive, once."""
+        try:
+            code = currency_code(currency)
+        except CurrencyError as e:
+            raise UsageError(f"--currency: {e}") from None
+        checked: dict[str, Decimal] = {}
+        for given, value in rates:
+            try:
+                other = currency_code(given)
+            except CurrencyError as e:
+                raise UsageError(f"--rate {given}={value}: {e}") from None
+            if other == code:
+                raise UsageError(f"--rate {given}={value}: {other} is the ledger currency")
+            if other in checked:
+                raise UsageError(f"--rate {given}={value}: {other} is given twice")
+            if not value > 0:
+                raise UsageError(f"--rate {given}={value}: a rate must be positive")
+            checked[other] = value
+        return cls(currency=code, rates=tuple(sorted(checked.items())))
 
     def rate(self, currency: str) -> Decimal | None:
         if currency == self.currency:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class SQLiteEventStore(EventStore):
     def __init__(self, path: str, *, create: bool = False):
         self.location = path
         exists = os.path.exists(path)
+        if os.path.isdir(path):
+            raise StorageError(f"{path} is a folder, not a ledger; give the ledger's file, e.g. {os.path.join(path, 'revledger.db')}")
         if not create and not exists:
             raise LedgerNotFoundError(f"no ledger at {path} (run `revledger init` first, or pass --db)")
         if create:
@@ -62,17 +64,29 @@ class SQLiteEventStore(EventStore):
 
     @staticmethod
     def _check_fresh(path: str) -> None:
-        if not os.path.exists(path):
+        """`init` makes a ledger only in a new or empty file: it never adds its tables to another database."""
+        if os.path.isdir(path):
+            raise StorageError(f"{path} is a folder; give the ledger a file name, e.g. {os.path.join(path, 'revledger.db')}")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise StorageError(f"cannot create a ledger at {path}: there is no folder {folder}")
+        if not os.path.exists(path) or os.path.getsize(path) == 0:
             return
+        fresh = "init creates a ledger only in a new or empty file"
         try:
-            with sqlite3.connect(read_only_uri(path), uri=True) as conn:
-                found = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (SETTINGS_TABLE,)
-                ).fetchone()
+            with closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
+                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                logged = "stored_events" in tables and conn.execute("SELECT 1 FROM stored_events LIMIT 1").fetchone()
         except sqlite3.DatabaseError as e:
-            raise StorageError(f"{path} exists and is not a revledger ledger: {e}") from e
-        if found:
+            raise StorageError(f"{path} exists and is not a revledger ledger ({one_line(e)}); {fresh}") from e
+        if SETTINGS_TABLE in tables:
             raise LedgerExistsError(f"a ledger already exists at {path}")
+        others = sorted(tables - {"stored_events", STATE_TABLE})
+        if others:
+            listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            raise StorageError(f"{path} is another database (its tables: {listed}), not a revledger ledger; {fresh}")
+        if logged:  # an event log without the settings beside it: not a ledger init may start afresh
+            raise StorageError(f"{path} holds an event log but no ledger settings; {fresh}")
 
     def initialise(self, settings: LedgerSettings) -> None:
         with self._transaction() as c:

@@ -83,6 +83,8 @@ def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> d
             contraction[cohort] += amount
     while month is not None and month <= end:
         snapshot(month, as_of)
+        if as_of == end:  # 9999-12-31 has no day after it
+            break
         month = as_of + timedelta(days=1)
         as_of = min(month_end(month), end)
 

@@ -14,7 +14,7 @@ TOP_MOVERS = 10
 
 def top_movers(rm: ReadModel, start: date, end: date, known: int, count: int = TOP_MOVERS) -> dict[str, list[dict[str, Any]]]:
     """The customers whose MRR rose and fell most from the opening (end of ``start``-1) to the end of ``end``."""
-    opening = queries.customer_mrr_cents(rm, start - timedelta(days=1), known)
+    opening = queries.customer_mrr_cents(rm, start - timedelta(days=1), known) if start > date.min else {}
     closing = queries.customer_mrr_cents(rm, end, known)
     categories: dict[str, list[str]] = {}
     for row in queries.movement_rows(rm, start, end, known):

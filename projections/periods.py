@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date, timedelta
 
@@ -9,15 +10,38 @@ from ledger.clock import parse_date
 from ledger.errors import UsageError
 
 PERIODS = ("month", "quarter", "year")
+MAX_PERIODS = 1200  # 100 years by month
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")
 _YEAR = re.compile(r"(\d{4})")
 
 
 def month_end(day: date) -> date:
-    """The last day of ``day``'s month."""
-    first_of_next = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return first_of_next - timedelta(days=1)
+    """The last day of ``day``'s month (9999-12 included: nothing past the calendar's end is computed)."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def period_count(start: date, end: date, period: str) -> int:
+    """How many calendar periods (months, quarters or years) [start, end] touches."""
+    if period == "year":
+        return end.year - start.year + 1
+    if period == "quarter":
+        return end.year * 4 + (end.month - 1) // 3 - (start.year * 4 + (start.month - 1) // 3) + 1
+    return end.year * 12 + end.month - (start.year * 12 + start.month) + 1
+
+
+def require_periods(start: date, end: date, period: str = "month", what: str = "") -> None:
+    """Refuse a range of more than MAX_PERIODS periods: no report of centuries of months is an answer anyone reads.
+
+    (``--to 9999-12-31`` is how "until forever" gets typed; it is 95,000 months from now.)
+    """
+    count = period_count(start, end, period)
+    if count > MAX_PERIODS:
+        longer = " or use a longer --period" if period != "year" and not what else ""
+        raise UsageError(
+            f"--from {start} --to {end} is {count:,} {period}s{what}; revledger answers at most "
+            f"{MAX_PERIODS:,} at once: narrow the range{longer}"
+        )
 
 
 def period_end(day: date, period: str) -> date:
@@ -34,6 +58,8 @@ def period_end(day: date, period: str) -> date:
 def parse_period(text: str) -> tuple[date, date]:
     """A named period as its first and last day: ``2026-03`` (month), ``2026-Q1`` (quarter), ``2026`` (year)."""
     value = str(text).strip()
+    if (m := _MONTH.fullmatch(value) or _QUARTER.fullmatch(value) or _YEAR.fullmatch(value)) and int(m[1]) < 1:
+        raise UsageError(f"{text!r} is not a period: the calendar starts in year 0001")
     if m := _MONTH.fullmatch(value):
         year, month = int(m[1]), int(m[2])
         if not 1 <= month <= 12:
@@ -53,12 +79,14 @@ def split(start: date, end: date, period: str = "month") -> list[tuple[date, dat
     """The calendar periods covering [start, end], the first and last clipped to the range."""
     if end < start:
         raise UsageError(f"the range ends ({end}) before it starts ({start})")
+    require_periods(start, end, period)
     result = []
-    while start <= end:
+    while True:
         last = min(period_end(start, period), end)
         result.append((start, last))
+        if last == end:
+            return result
         start = last + timedelta(days=1)
-    return result
 
 
 def parse_range(start: str, end: str) -> tuple[date, date]:

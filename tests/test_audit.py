@@ -123,13 +123,14 @@ def test_restatements_as_known_before_the_corrections_and_for_one_period(rl, clo
     rl("import", rl.write("corrections.csv", CORRECTIONS), "--restate", "audit")
     before = rl("restatements", "--known-at", closed["recorded_at"], "--format", "json").json()
     assert before["restatements"] == []
-    assert rl("restatements", "--period", "2026-02", "--format", "json").json()["restatements"] == []
+    never = rl("restatements", "--period", "2026-02", "--format", "json", ok=False)
+    assert never.stderr.startswith("revledger: --period 2026-02: 2026-02 was never closed (closed periods: 2026-01)")
     assert len(rl("restatements", "--period", "2026-01", "--format", "json").json()["restatements"]) == 1
 
 
 def test_a_period_closed_again_is_compared_with_its_latest_close(rl, closed):
     rl("import", rl.write("corrections.csv", CORRECTIONS), "--restate", "audit")
-    rl("close", "2026-01")
+    rl("close", "2026-01", "--force", "closed again after the audit")
     assert rl("restatements", "--format", "json").json()["restatements"] == []
     assert "no closed period is restated" in rl("restatements").stdout
 
@@ -227,7 +228,7 @@ def test_record_in_a_locked_period_needs_restate(rl, closed):
     args = ("record", "seat_change", "--customer", "acme", "--date", "2026-01-15", "--subscription", "s1", "--quantity", "15")
     refused = rl(*args, ok=False)
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("cli: effective_date: it is effective 2026-01-15, in period 2026-01, locked at ")
+    assert refused.stderr.startswith("revledger: --date: it is effective 2026-01-15, in period 2026-01, locked at ")
     rl(*args, "--restate", "seat count confirmed by the customer")
     assert rl.events()[-1]["restatement"] == "seat count confirmed by the customer"
     # outside the locked period nothing is needed
@@ -240,7 +241,7 @@ def test_an_unlocked_close_refuses_nothing_and_a_lock_is_never_lifted(rl):
     rl("close", "2026-01")
     rl("record", "seat_change", "--customer", "acme", "--date", "2026-01-15", "--subscription", "s1", "--quantity", "13")
     rl("close", "2026-01", "--lock")
-    rl("close", "2026-01")  # closing again without --lock does not unlock it
+    rl("close", "2026-01", "--force", "re-closed")  # closing again without --lock does not unlock it
     refused = rl("record", "seat_change", "--customer", "acme", "--date", "2026-01-16", "--subscription", "s1",
                  "--quantity", "14", ok=False)
     assert "in period 2026-01, locked at" in refused.stderr
@@ -319,7 +320,7 @@ def test_amending_a_start_that_later_events_depend_on_says_why_it_cannot(rl):
     rl("import", rl.write("opening.csv", OPENING))
     result = rl("amend", "a1", "--quantity", "20", "--reason", "20 seats", ok=False)
     assert result.stderr.splitlines()[0] == (
-        "cli: target_event_id: voiding a1 would leave the timeline inconsistent: that would make seat_change a2 "
+        "revledger: EVENT_ID: voiding a1 would leave the timeline inconsistent: that would make seat_change a2 "
         "effective 2026-01-10 invalid: line s1 is not open on 2026-01-10"
     )
     assert len(rl.events()) == 4

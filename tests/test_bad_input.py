@@ -138,7 +138,8 @@ BAD_DISCOUNTS = [
 ]
 BAD_CURRENCIES = [
     ("EUR", "no rate for it"), ("GBP", "no rate for it"), ("JPY", "no rate for it"), ("CHF", "no rate for it"),
-    ("usd", "not a currency code"), ("US", "not a currency code"), ("EURO", "not a currency code"),
+    ("XYZ", "not an ISO 4217 currency code"), ("eu", "not a currency code"), ("US", "not a currency code"),
+    ("EURO", "not a currency code"),
     ("€", "not a currency code"), ("U$D", "not a currency code"), (" USD", "not a currency code"),
 ]
 BAD_TYPES = [
@@ -215,7 +216,8 @@ def build_corpus() -> list[Case]:
         (seat_change(subscription_id="nope"), "subscription_id", "line nope is not open"),
         (changed("upsell", subscription_id="nope", quantity="300"), "subscription_id", "line nope is not open"),
         (cancel(subscription_id="nope"), "subscription_id", "line nope is not open"),
-        (seat_change(customer_id="nobody"), "subscription_id", "line s1 is not open"),
+        (seat_change(customer_id="nobody"), "customer_id", "no customer nobody"),
+        (cancel(customer_id="nobody", subscription_id=None), "customer_id", "no customer nobody"),
         (seat_change(effective_date="2025-12-31"), "subscription_id", "line s1 is not open on 2025-12-31"),
         (usage_change(effective_date="2026-03-01", amount="5.00"), "subscription_id", "line u1 is not open on 2026-03-01"),
         (cancel(customer_id="globex", subscription_id="u1", effective_date="2026-05-01"), "subscription_id", "not open"),

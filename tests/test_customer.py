@@ -240,8 +240,8 @@ def test_fold_replays_a_log_to_the_same_days_as_adding_event_by_event():
 
 
 def test_fold_refuses_a_log_that_does_not_fold():
-    with pytest.raises(ValueError, match=r"event \d+ \(a1\) does not fold into its customer's timeline: line s1 is not open on 2026-01-01"):
-        fold("acme", rows(f"{HEAD}\na1,seat_change,2026-01-01,s1,,3,,,,"), USD)
+    with pytest.raises(ValueError, match=r"event \d+ \(a2\) does not fold into its customer's timeline: line s2 is not open on 2026-01-02"):
+        fold("acme", rows(f"{HEAD}\na1,subscription_started,2026-01-01,s1,pro,3,10.00,,,\na2,seat_change,2026-01-02,s2,,3,,,,"), USD)
 
 
 # -- causes (SPEC §5) --------------------------------------------------------------------------------

@@ -236,4 +236,4 @@ def test_a_negative_top_is_refused_in_one_line(ledger):
 
 def test_an_unknown_sort_is_refused(ledger):
     result = ledger("movements", "--from", "2026-01-01", "--to", "2026-03-31", "--sort", "size", ok=False)
-    assert result.exit_code == 2 and "'size' is not one of 'date', 'amount', 'customer'" in result.stderr
+    assert result.exit_code == 2 and "revledger: --sort: 'size' is not one of date, amount, customer" in result.stderr

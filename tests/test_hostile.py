@@ -155,8 +155,10 @@ def test_hostile_ids_are_kept_and_looked_up_exactly(tmp_path):
            "--quantity", "2", "--note", HOSTILE[n])
     assert rl("mrr", "--as-of", "2026-02-28", "--format", "json").json()["mrr"] == f"{2 * sum(range(1, 7))}.00"
     # A LIKE-style or injected id matches nothing rather than everything.
-    assert rl("mrr", "--as-of", "2026-01-31", "--customer", "%", "--format", "json").json()["mrr"] == "0.00"
-    assert rl.events("--customer", "' OR '1'='1") == []
+    for pattern in ("%", "' OR '1'='1"):  # looked up exactly: a wildcard or injected SQL names no customer
+        refused = rl("mrr", "--as-of", "2026-01-31", "--customer", pattern, ok=False)
+        assert refused.stderr.startswith(f"revledger: --customer {pattern}: no such customer"), refused.stderr
+        assert rl("log", "--customer", pattern, ok=False).exit_code == 1
     assert schemas(rl) == before
 
 

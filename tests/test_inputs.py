@@ -87,9 +87,9 @@ FORM = [
     ("discount_pct", "-5", "must not be negative, not -5"),
     ("discount_pct", "50%", "'50%' is not a decimal number (write it like 1234.50)"),
     # currency
-    ("currency", "usd", "'usd' is not a currency code (three capital letters, e.g. USD)"),
-    ("currency", "EURO", "'EURO' is not a currency code (three capital letters, e.g. USD)"),
-    ("currency", " USD", "' USD' is not a currency code (three capital letters, e.g. USD)"),
+    ("currency", "XYZ", "'XYZ' is not an ISO 4217 currency code (e.g. USD, EUR, GBP)"),
+    ("currency", "EURO", "'EURO' is not a currency code (three letters, ISO 4217, e.g. USD)"),
+    ("currency", " USD", "' USD' is not a currency code (three letters, ISO 4217, e.g. USD)"),
     # identifiers and text
     ("customer_id", " acme", "' acme' has leading or trailing spaces"),
     ("subscription_id", "s1 ", "'s1 ' has leading or trailing spaces"),
@@ -179,7 +179,7 @@ def test_an_attribute_value_is_text_of_bounded_length():
 
 def test_every_problem_of_a_row_is_reported_in_one_pass():
     row, problems = parse_row(
-        but(SEAT_CHANGE, type=None, effective_date="2026-02-30", quantity="-1", currency="usd", colour="red")
+        but(SEAT_CHANGE, type=None, effective_date="2026-02-30", quantity="-1", currency="EURO", colour="red")
     )
     assert row is None
     assert sorted(problems) == sorted([
@@ -187,7 +187,7 @@ def test_every_problem_of_a_row_is_reported_in_one_pass():
         ("type", "is required"),
         ("effective_date", "'2026-02-30' is not a real date"),
         ("quantity", "must be 0 or more, not -1"),
-        ("currency", "'usd' is not a currency code (three capital letters, e.g. USD)"),
+        ("currency", "'EURO' is not a currency code (three letters, ISO 4217, e.g. USD)"),
     ])
 
 

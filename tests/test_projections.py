@@ -253,7 +253,8 @@ def test_reads_on_an_empty_ledger_as_json(rl):
                   "mrr": "0.00", "arr": "0.00", "customers": 0}
     assert rl("mrr", "--as-of", "2026-01-01", "--format", "json").json() == mrr_report
     assert rl("mrr", "--as-of", "2026-01-01", "--by", "segment", "--format", "json").json() == {**mrr_report, "groups": []}
-    assert rl("mrr", "--as-of", "2026-01-01", "--customer", "acme", "--format", "json").json() == {**mrr_report, "lines": []}
+    refused = rl("mrr", "--as-of", "2026-01-01", "--customer", "acme", "--format", "json", ok=False)  # a typo, not "0.00"
+    assert (refused.exit_code, refused.stderr) == (1, "revledger: --customer acme: no such customer; there are no customers yet\n")
     assert rl("movements", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "json").json() == {
         "currency": "USD", "known_at": None, "policy": policy, "movements": [],
     }

@@ -95,7 +95,7 @@ def test_a_void_that_would_strand_later_events_is_refused(ledger):
     before = ledger.events()
     result = ledger("record", "void", "--event", "a1", "--reason", "wrong", ok=False)
     assert result.exit_code == 1
-    assert "cli: target_event_id: voiding a1 would leave the timeline inconsistent" in result.stderr
+    assert "revledger: --event: voiding a1 would leave the timeline inconsistent" in result.stderr
     assert ledger.events() == before
 
 
@@ -119,7 +119,7 @@ def test_foreign_currency_with_a_rate_is_converted_once_per_line(tmp_path):
 def test_oversized_text_is_refused(ledger):
     long = "x" * 20_001
     result = ledger("record", "customer_updated", "--customer", "acme", "--date", "2026-01-01", "--name", long, ok=False)
-    assert "cli: customer_name: is 20,001 characters long" in result.stderr
+    assert "revledger: --name: is 20,001 characters long" in result.stderr
 
 
 def test_wrong_encoding_names_the_line(ledger):
