@@ -25,7 +25,6 @@ from datetime import date, timedelta
 
 from ledger import events as ev
 from ledger.customer import CAUSES, Timeline
-from ledger.money import to_cents
 from ledger.policy import Policy
 from projections.movements import CATEGORIES, CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION, Movement
 from projections.periods import month_end
@@ -56,16 +55,23 @@ class CustomerRows:
     contributions: dict[str, tuple] = field(default_factory=dict)
 
 
+_encode_text = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
 def movement_values(m: Movement) -> tuple:
-    """(category, cause, from_cents, to_cents, amount_cents, event_ids, parts), as stored."""
+    """(category, cause, from_cents, to_cents, amount_cents, event_ids, parts), as stored.
+
+    event_ids and parts are JSON text written directly (as json.dumps writes them, keys sorted).
+    """
+    parts = ", ".join(f'"{cause}": {cents}' for cause, cents in m.parts)  # parts are sorted by cause
     return (
         m.category,
         m.cause,
-        to_cents(m.from_mrr),
-        to_cents(m.to_mrr),
-        to_cents(m.amount),
-        json.dumps(list(m.event_ids)),
-        json.dumps({cause: to_cents(delta) for cause, delta in m.parts}, sort_keys=True),
+        m.from_cents,
+        m.to_cents,
+        abs(m.to_cents - m.from_cents),
+        "[" + ", ".join(map(_encode_text, m.event_ids)) + "]",
+        "{" + parts + "}",
     )
 
 
@@ -75,10 +81,11 @@ def derive(timeline: Timeline, policy: Policy) -> CustomerRows:
     series = points(timeline, policy)
     days = day_movements(timeline, policy, series)
     months = month_movements(timeline, policy, series) if policy.monthly else None
+    moves = rows.movements
     for m in days:
-        rows.movements[(DAY, m.date.isoformat())] = movement_values(m)
+        moves[(DAY, m.date.isoformat())] = movement_values(m)
     for m in months or ():
-        rows.movements[(MONTH, m.date.isoformat())] = movement_values(m)
+        moves[(MONTH, m.date.isoformat())] = movement_values(m)
     changes: dict[str, list[tuple[date, int, str]]] = {}
     for e in timeline.events:
         if e.type == ev.CUSTOMER_UPDATED:
@@ -88,7 +95,7 @@ def derive(timeline: Timeline, policy: Policy) -> CustomerRows:
                     changes.setdefault(name, []).append((e.effective_date, e.sequence, value))
     for values in changes.values():
         values.sort()
-    rows.contributions = contributions(months if months is not None else days, series, changes)
+    rows.contributions = contributions(months if months is not None else days, changes)
     return rows
 
 
@@ -100,16 +107,24 @@ def _value_on(changes: list[tuple[date, int, str]] | None, day: date) -> str | N
     return changes[i - 1][2] if i else None
 
 
-def contributions(moves: list[Movement], series, changes: dict[str, list[tuple[date, int, str]]]) -> dict[str, tuple]:
-    """The customer's contribution to each month's figures (see the module docstring), keyed by ``YYYY-MM``."""
+_CATEGORY_AT = {c: 3 + i for i, c in enumerate(CATEGORIES)}
+_CAUSE_AT = {
+    **{(EXPANSION, c): 3 + len(CATEGORIES) + i for i, c in enumerate(CAUSES)},
+    **{(CONTRACTION, c): 3 + len(CATEGORIES) + len(CAUSES) + i for i, c in enumerate(CAUSES)},
+}
+_FLAGS_AT = 3 + len(CATEGORIES) + 2 * len(CAUSES)  # had_new, had_reactivation, had_churn, moved
+_FLAG_OF = {NEW: _FLAGS_AT, REACTIVATION: _FLAGS_AT + 1, CHURN: _FLAGS_AT + 2}
+_WIDTH = _FLAGS_AT + 4
+
+
+def contributions(moves: list[Movement], changes: dict[str, list[tuple[date, int, str]]]) -> dict[str, tuple]:
+    """The customer's contribution to each month's figures (see the module docstring), keyed by ``YYYY-MM``.
+
+    MRR changes only on a movement's day, so a month's opening MRR is its first movement's from,
+    its closing the last one's to; a month without movements keeps the MRR of the last one before.
+    """
     if not moves and not changes:
         return {}
-    dates = [p.date for p in series]
-
-    def mrr_on(day: date) -> int:
-        i = bisect_right(dates, day)
-        return to_cents(series[i - 1].mrr) if i else 0
-
     cohort = next((m.date.isoformat()[:7] for m in moves if m.category == NEW), None)
     by_month: dict[str, list[Movement]] = {}
     for m in moves:
@@ -118,30 +133,33 @@ def contributions(moves: list[Movement], series, changes: dict[str, list[tuple[d
     for values in changes.values():
         months.update(d.isoformat()[:7] for d, _, _ in values)
     result: dict[str, tuple] = {}
+    mrr = 0  # the MRR at the end of the month before the one being looked at
     for month in sorted(months):
+        moved = by_month.get(month)
+        o = mrr
+        c = moved[-1].to_cents if moved else o
+        mrr = c
         first = date.fromisoformat(month + "-01")
-        last = month_end(first)
-        before = first - timedelta(days=1)
-        o, c = mrr_on(before), mrr_on(last)
-        groups = tuple(_value_on(changes.get(g), last) for g in GROUPED)
-        groups_before = tuple(_value_on(changes.get(g), before) for g in GROUPED)
-        moved = by_month.get(month, ())
+        if changes:
+            last = month_end(first)
+            before = first - timedelta(days=1)
+            groups = tuple(_value_on(changes.get(g), last) for g in GROUPED)
+            groups_before = tuple(_value_on(changes.get(g), before) for g in GROUPED)
+        else:
+            groups = groups_before = (None, None, None)
         if not moved and (o == 0 or groups == groups_before):
             continue  # nothing moved, and no MRR changed group
-        sums = dict.fromkeys(CATEGORIES, 0)
-        causes = {EXPANSION: dict.fromkeys(CAUSES, 0), CONTRACTION: dict.fromkeys(CAUSES, 0)}
-        for m in moved:
-            amount = to_cents(m.amount)
-            sums[m.category] += amount
-            if m.category in causes:
-                causes[m.category][m.cause] += amount
-        kinds = {m.category for m in moved}
-        result[month] = (
-            cohort, o, c,
-            *(sums[k] for k in CATEGORIES),
-            *(causes[EXPANSION][k] for k in CAUSES),
-            *(causes[CONTRACTION][k] for k in CAUSES),
-            int(NEW in kinds), int(REACTIVATION in kinds), int(CHURN in kinds), int(bool(moved)),
-            *groups, *groups_before,
-        )
+        values: list = [0] * _WIDTH
+        values[0], values[1], values[2] = cohort, o, c
+        for m in moved or ():
+            amount = abs(m.to_cents - m.from_cents)
+            values[_CATEGORY_AT[m.category]] += amount
+            at = _CAUSE_AT.get((m.category, m.cause))
+            if at is not None:
+                values[at] += amount
+            flag = _FLAG_OF.get(m.category)
+            if flag is not None:
+                values[flag] = 1
+        values[_FLAGS_AT + 3] = int(bool(moved))
+        result[month] = (*values, *groups, *groups_before)
     return result

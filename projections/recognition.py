@@ -19,12 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from ledger import events as ev
 from ledger.clock import add_months
 from ledger.customer import MIXED, Effect, Timeline
-from ledger.money import ZERO
 from ledger.policy import DEFAULT, Policy
 from projections.movements import CONTRACTION, EXPANSION, Movement, classify
 from projections.periods import month_end
@@ -38,16 +36,16 @@ class Point:
 
     Attributes:
       date: the day.
-      mrr: the customer's MRR at its end, as recognized (after term_end and grace).
+      mrr: the customer's MRR at its end, as recognized (after term_end and grace), in cents.
       events: the ids of the events listed on this day (SPEC §5: not customer_updated or void;
         a cancel moved by term_end is listed on the day it takes effect only).
-      effects: (cause, MRR change) of each line change that lands on this day.
+      effects: (cause, MRR change in cents) of each line change that lands on this day.
     """
 
     date: date
-    mrr: Decimal
+    mrr: int
     events: list[str]
-    effects: list[tuple[str, Decimal]]
+    effects: list[tuple[str, int]]
 
 
 def term_end(anchor: date, months: int, cancel: date) -> date:
@@ -93,6 +91,22 @@ def _landings(timeline: Timeline, policy: Policy) -> list[tuple[date, Effect]]:
 
 def points(timeline: Timeline, policy: Policy = DEFAULT) -> list[Point]:
     """The customer's days as recognized under ``policy`` (term_end, then grace), in date order."""
+    if policy.churn_recognition == "term_end":
+        result = _moved_points(timeline, policy)
+    else:  # every change lands on its own day: the fold's days, read as they are
+        result = []
+        mrr = 0
+        for day in timeline.days:
+            effects = [(f.cause, int(f.delta * 100)) for f in day.effects]
+            for _, delta in effects:
+                mrr += delta
+            result.append(Point(day.date, mrr, [e.event_id for e in day.events if e.type not in _NOT_LISTED], effects))
+    if policy.reactivation_grace_days:
+        _fill_lapses(result, policy.reactivation_grace_days)
+    return result
+
+
+def _moved_points(timeline: Timeline, policy: Policy) -> list[Point]:
     landed = _landings(timeline, policy)
     lands_on: dict[str, set[date]] = {}
     for when, effect in landed:
@@ -100,7 +114,7 @@ def points(timeline: Timeline, policy: Policy = DEFAULT) -> list[Point]:
     by_day: dict[date, Point] = {}
     listed: dict[date, list[tuple[int, str]]] = {}  # each day's listed events, in the order they take effect
     for day in timeline.days:
-        by_day[day.date] = Point(day.date, ZERO, [], [])
+        by_day[day.date] = Point(day.date, 0, [], [])
         for e in day.events:
             if e.type in _NOT_LISTED:
                 continue
@@ -110,23 +124,21 @@ def points(timeline: Timeline, policy: Policy = DEFAULT) -> list[Point]:
     for when, effect in landed:
         point = by_day.get(when)
         if point is None:
-            point = by_day[when] = Point(when, ZERO, [], [])
+            point = by_day[when] = Point(when, 0, [], [])
         if effect.delta:
-            point.effects.append((effect.cause, effect.delta))
+            point.effects.append((effect.cause, int(effect.delta * 100)))
         e = effect.event
         if when != e.effective_date:
             entry = (e.sequence, e.event_id)
             if entry not in listed.setdefault(when, []):
                 listed[when].append(entry)
     result = sorted(by_day.values(), key=lambda p: p.date)
-    mrr = ZERO
+    mrr = 0
     for point in result:
         point.events = [event_id for _, event_id in sorted(listed.get(point.date, ()))]
         for _, delta in point.effects:
             mrr += delta
         point.mrr = mrr
-    if policy.reactivation_grace_days:
-        _fill_lapses(result, policy.reactivation_grace_days)
     return result
 
 
@@ -147,10 +159,10 @@ def _fill_lapses(series: list[Point], grace: int) -> None:
             i += 1
 
 
-def _cause(effects: Iterable[tuple[str, Decimal]]) -> tuple[str | None, tuple[tuple[str, Decimal], ...]]:
-    totals: dict[str, Decimal] = {}
+def _cause(effects: Iterable[tuple[str, int]]) -> tuple[str | None, tuple[tuple[str, int], ...]]:
+    totals: dict[str, int] = {}
     for cause, delta in effects:
-        totals[cause] = totals.get(cause, ZERO) + delta
+        totals[cause] = totals.get(cause, 0) + delta
     if not totals:
         return None, ()
     return (next(iter(totals)) if len(totals) == 1 else MIXED), tuple(sorted(totals.items()))
@@ -160,7 +172,7 @@ def day_movements(timeline: Timeline, policy: Policy = DEFAULT, series: list[Poi
     """One movement per day on which the recognized MRR changes (SPEC §5, under the policy's term_end and grace)."""
     series = points(timeline, policy) if series is None else series
     result = []
-    previous = ZERO
+    previous = 0
     ever_active = False
     for point in series:
         if point.mrr != previous:
@@ -172,8 +184,8 @@ def day_movements(timeline: Timeline, policy: Policy = DEFAULT, series: list[Poi
                     date=point.date,
                     category=category,
                     cause=cause if category in (EXPANSION, CONTRACTION) else None,
-                    from_mrr=previous,
-                    to_mrr=point.mrr,
+                    from_cents=previous,
+                    to_cents=point.mrr,
                     event_ids=tuple(point.events),
                     parts=parts,
                 )
@@ -187,13 +199,13 @@ def month_movements(timeline: Timeline, policy: Policy, series: list[Point] | No
     """One movement per calendar month whose end-of-month MRR differs from the previous month end's (SPEC §13)."""
     series = points(timeline, policy) if series is None else series
     result = []
-    previous = ZERO
+    previous = 0
     ever_active = False
     i = 0
     while i < len(series):
         last = month_end(series[i].date)
         listed: list[str] = []
-        effects: list[tuple[str, Decimal]] = []
+        effects: list[tuple[str, int]] = []
         closing = previous
         while i < len(series) and series[i].date <= last:
             listed.extend(e for e in series[i].events if e not in listed)
@@ -209,8 +221,8 @@ def month_movements(timeline: Timeline, policy: Policy, series: list[Point] | No
                     date=last,
                     category=category,
                     cause=cause if category in (EXPANSION, CONTRACTION) else None,
-                    from_mrr=previous,
-                    to_mrr=closing,
+                    from_cents=previous,
+                    to_cents=closing,
                     event_ids=tuple(listed),
                     parts=parts,
                 )

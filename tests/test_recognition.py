@@ -37,7 +37,7 @@ def ours(history, policy: dict):
     found = []
     for customer, timeline in timelines(history).items():
         moves = month_movements(timeline, chosen) if chosen.monthly else day_movements(timeline, chosen)
-        found += [(m.date, customer, m.category, m.cause, to_cents(m.from_mrr), to_cents(m.to_mrr), list(m.event_ids))
+        found += [(m.date, customer, m.category, m.cause, m.from_cents, m.to_cents, list(m.event_ids))
                   for m in moves]
     return sorted(found, key=lambda m: (m[0], m[1]))
 
