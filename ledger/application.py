@@ -7,10 +7,12 @@ appended, and all of a file's problems are reported together.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -103,6 +105,18 @@ def _same_row(recorded: Event, row: Event) -> bool:
     return same_content(recorded, row)
 
 
+@contextmanager
+def without_cycle_collection():
+    """An import makes millions of small tuples and no reference cycles: the cyclic collector would only rescan them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def default_actor() -> str:
     try:
         return getpass.getuser()
@@ -138,6 +152,10 @@ class Ledger:
         Invoice lines and Stripe exports (SPEC §14) are mapped with every line imported so
         far (``as_of`` dates inferred cancels); their rows pass the same validation.
         """
+        with without_cycle_collection():
+            return self._import(path, fmt, dry_run, recorded_at, end_exclusive, restatement, as_of)
+
+    def _import(self, path, fmt, dry_run, recorded_at, end_exclusive, restatement, as_of) -> Admitted:
         at = parse_instant(recorded_at) if recorded_at is not None else None
         if fmt in ("invoices", "stripe"):
             from ledger.invoice_import import plan_import
@@ -266,8 +284,9 @@ class Ledger:
         """
         self.history.catch_up()
         settings = self.settings
+        shapes: dict = {}
         for position, (line, cells) in enumerate(rows):
-            event = fast_event(cells, settings)
+            event = fast_event(cells, settings, shapes)
             found: list[tuple[str, str]] = []
             if event is None:  # not plainly well formed: the detailed check decides, naming every problem
                 row, found = parse_row(cells)

@@ -210,31 +210,48 @@ _SEPARATOR = "\0"  # never in JSON text: json escapes control characters
 _encode_text = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
+def _fragment_plan() -> tuple[tuple[int, str, int, str], ...]:
+    """(field index or -1, attribute name, slot, JSON key prefix) of every member an event can give, in key order.
+
+    The named attributes are members of their own; ``attr.NAME`` members all sort
+    between ``append_last`` and ``billing_months``, so they open slot 2.
+    """
+    names = [(name, index, "") for name, index in
+             [("event_id", Event._fields.index("event_id")), *_CONTENT_POSITIONS, ("details", Event._fields.index("details"))]]
+    names += [(name, -1, name) for name in NAMED_ATTRIBUTES]
+    plan = []
+    for name, index, attribute in sorted(names):
+        slot = sum(1 for key in _LEDGER_KEYS if key < name)
+        plan.append((index, attribute, slot, f"{_encode_text(name)}:"))
+    return tuple(plan)
+
+
 def record_fragments(event: Event) -> str:
     """The event's own fields (event_id and content) as canonical JSON members, split where the ledger's fields go."""
-    members = [("event_id", event.event_id)]
-    for name, index in _CONTENT_POSITIONS:
-        value = event[index]
+    segments: list[list[str]] = [[], [], [], [], [], [], []]
+    named: dict[str, str] = {}
+    if event.attributes:
+        for key, value in event.attributes:  # sorted by name
+            if key.startswith(ATTR_PREFIX):
+                segments[2].append(f"{_encode_text(key)}:{_encode_text(value)}")
+            else:
+                named[key] = value
+    for index, attribute, slot, prefix in _PLAN:
+        value = event[index] if index >= 0 else named.get(attribute)
         if value is not None:
-            members.append((name, value))
-    members.extend(event.attributes)
-    if event.details is not None:
-        members.append(("details", event.details))
-    members.sort()
-    segments: list[list[str]] = [[] for _ in range(len(_LEDGER_KEYS) + 1)]
-    slot = 0
-    for key, value in members:
-        while slot < len(_LEDGER_KEYS) and key > _LEDGER_KEYS[slot]:
-            slot += 1
-        kind = type(value)
-        if kind is str:
-            text = _encode_text(value)
-        elif kind is int:
-            text = str(value)
-        else:
-            text = _encode_text(_plain(value))
-        segments[slot].append(f"{_encode_text(key)}:{text}")
-    return _SEPARATOR.join(",".join(part) for part in segments)
+            kind = type(value)
+            if kind is str:
+                segments[slot].append(prefix + _encode_text(value))
+            elif kind is int:
+                segments[slot].append(prefix + str(value))
+            elif kind is date:
+                segments[slot].append(f'{prefix}"{value.isoformat()}"')
+            else:
+                segments[slot].append(prefix + _encode_text(str(value)))
+    return _SEPARATOR.join([",".join(part) for part in segments])
+
+
+_PLAN = _fragment_plan()
 
 
 def sealed_parts(fragments: str, *, sequence: int, append_last: int, recorded_at: str, actor: str, source: str

@@ -355,11 +355,18 @@ _KNOWN = frozenset(FIELD_NAMES)
 _HUNDRED = Decimal(100)
 
 
-def fast_event(cells: dict[str, Any], settings: LedgerSettings) -> Event | None:
-    """The draft event of a well-formed row, or None: then ``parse_row`` decides, and says why."""
+def fast_event(cells: dict[str, Any], settings: LedgerSettings, shapes: dict | None = None) -> Event | None:
+    """The draft event of a well-formed row, or None: then ``parse_row`` decides, and says why.
+
+    ``shapes`` caches whether each shape of row (its type and which fields it gives) is well formed.
+    """
     try:
         data = _FAST.validate_python(cells)
     except ValidationError:
+        return None
+    get = data.get
+    kind = get("type")
+    if kind is None:
         return None
     extra = data.keys() - _KNOWN
     attributes: list[tuple[str, str]] = []
@@ -369,49 +376,47 @@ def fast_event(cells: dict[str, Any], settings: LedgerSettings) -> Event | None:
             if not (type(value) is str and len(value) <= MAX_TEXT and _ATTR_NAME.fullmatch(key)):
                 return None
             attributes.append((key, value))
-    kind = data.get("type")
-    if kind is None:
+        given = frozenset(data.keys() - extra)
+    else:
+        given = frozenset(data)
+    key = (kind, given, frozenset(extra), get("currency"), get("cause"))
+    ok = shapes.get(key) if shapes is not None else None
+    if ok is None:
+        ok = not _shape(kind, given, key[2], key[3], key[4], settings)
+        if shapes is not None:
+            shapes[key] = ok
+    if not ok:
         return None
-    given = frozenset(data.keys() - extra)
-    if _shape(kind, given, frozenset(extra), data.get("currency"), data.get("cause"), settings):
-        return None
+    day = get("effective_date")
     try:
-        day = date.fromisoformat(data["effective_date"]) if "effective_date" in data else date.min
+        day = date.fromisoformat(day) if day is not None else date.min
     except ValueError:
         return None
-    quantity = data.get("quantity")
-    months = data.get("billing_months")
-    discount = data.get("discount_pct")
-    if months is not None and int(months) < 1:
-        return None
+    quantity = get("quantity")
+    months = get("billing_months")
+    if months is not None:
+        months = int(months)
+        if months < 1:
+            return None
+    discount = get("discount_pct")
     if discount is not None:
         discount = Decimal(discount)
         if discount > _HUNDRED:
             return None
-    unit_price = data.get("unit_price")
-    amount = data.get("amount")
+    unit_price = get("unit_price")
+    amount = get("amount")
     for name in ev.NAMED_ATTRIBUTES:
         if name in data:
             attributes.append((name, data[name]))
+    if len(attributes) > 1:
+        attributes.sort()
     event = Event(
-        event_id=data.get("event_id", ""),
-        type=kind,
-        customer_id=data.get("customer_id", ""),
-        effective_date=day,
-        subscription_id=data.get("subscription_id"),
-        plan=data.get("plan"),
-        quantity=None if quantity is None else int(quantity),
-        unit_price=None if unit_price is None else Decimal(unit_price),
-        amount=None if amount is None else Decimal(amount),
-        billing_months=None if months is None else int(months),
-        discount_pct=discount,
-        currency=data.get("currency"),
-        cause=data.get("cause"),
-        reason=data.get("reason"),
-        note=data.get("note"),
-        target_event_id=data.get("target_event_id"),
-        restatement=data.get("restatement"),
-        attributes=tuple(sorted(attributes)),
+        get("event_id", ""), kind, get("customer_id", ""), day, get("subscription_id"), get("plan"),
+        None if quantity is None else int(quantity),
+        None if unit_price is None else Decimal(unit_price),
+        None if amount is None else Decimal(amount),
+        months, discount, get("currency"), get("cause"), get("reason"), get("note"), get("target_event_id"),
+        get("restatement"), tuple(attributes),
     )
     if not event.event_id and kind != ev.VOID:
         event = event._replace(event_id=derive_event_id(event))

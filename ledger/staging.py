@@ -200,6 +200,8 @@ class StagedDrafts(Drafts):
             "CREATE TABLE drafts (position INTEGER PRIMARY KEY, customer_id TEXT, event_id TEXT, "
             "source TEXT, line INTEGER, event BLOB, skipped INTEGER DEFAULT 0, sequence INTEGER)"
         )
+        # Indexed from the start: a void finds its target among the rows staged before it.
+        self.conn.execute("CREATE INDEX drafts_event_id ON drafts (event_id)")
         self.conn.execute("CREATE TABLE placed (position INTEGER PRIMARY KEY, fragments TEXT)")
         self._buffer: list[tuple] = []
         self._placed: list[tuple] = []
@@ -236,7 +238,6 @@ class StagedDrafts(Drafts):
 
     def finish(self) -> None:
         self._flush()
-        self.conn.execute("CREATE INDEX drafts_event_id ON drafts (event_id)")
 
     @staticmethod
     def _draft(row: tuple) -> Draft:

@@ -129,6 +129,8 @@ class ReadModel:
             # Wait for other processes' locks from the first statement on (switching to WAL needs one).
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute("PRAGMA journal_mode=WAL")
+            # The read models can always be rebuilt from the log, so a commit need not wait for the disk.
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA cache_size=-131072")
             # Under the write lock, so of several processes opening a new (or stale) cache at
             # once, one makes the schema and the others then find it whole, tracking row included.
