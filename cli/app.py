@@ -79,6 +79,10 @@ COMMANDS: dict[str, Entry] = {
         "cli.report", "report",
         "Write one self-contained HTML report: bridge, MRR/ARR, NRR/GRR, causes, cohorts, top movers, restatements.",
     ),
+    "policy": Entry(
+        "cli.policy", "app",
+        "The recognition policy in force (churn recognition, reactivation grace, movement grain), and its changes.",
+    ),
     "generate": Entry(
         "cli.generate", "generate",
         "Write a realistic synthetic event file (about 10 events per customer over 36 months), valid in file order.",
@@ -106,7 +110,12 @@ class Registry(TyperGroup):
 
         from cli.errors import handled
 
-        info = CommandInfo(name=name, callback=handled(command_function(name)))
+        function = command_function(name)
+        if isinstance(function, typer.Typer):  # a command with subcommands of its own (`policy`, `policy set`)
+            group = typer.main.get_command(function)
+            group.name = name
+            return group
+        info = CommandInfo(name=name, callback=handled(function))
         return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:

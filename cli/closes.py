@@ -80,7 +80,8 @@ EVENT_COLUMNS = [
 ]
 FIGURE_COLUMNS = [Column("metric", "figure"), Column("closed", "as closed", "count"), Column("now", "as now known", "count"),
                   Column("difference", "difference", "count")]
-RESTATEMENT_CSV_KEYS = ["period", "closed_at", "metric", "closed", "now", "difference", "events"]
+SPLIT_COLUMNS = [Column("by_policy", "by the policy change", "count"), Column("by_events", "by events", "count")]
+RESTATEMENT_CSV_KEYS = ["period", "closed_at", "metric", "closed", "now", "difference", "events", "by_policy", "by_events"]
 
 
 def restatements(
@@ -146,9 +147,12 @@ def restatements_table(found: list[dict], k: queries.Knowledge, period: str | No
                 "closed": figure_cell(f["metric"], f["closed"]),
                 "now": figure_cell(f["metric"], f["now"]),
                 "difference": signed_cell(f["metric"], f["difference"]),
+                **({"by_policy": signed_cell(f["metric"], f["by_policy"]),
+                    "by_events": signed_cell(f["metric"], f["by_events"])} if "by_policy" in f else {}),
             }
             for f in r["figures"]
         ]
-        out.append(table(figures, FIGURE_COLUMNS, title))
+        split = any("by_policy" in f for f in r["figures"])
+        out.append(table(figures, FIGURE_COLUMNS + (SPLIT_COLUMNS if split else []), title))
         out.append(table(r["events"], EVENT_COLUMNS, "Events recorded after the close that changed it"))
     return "\n\n".join(out)

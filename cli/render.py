@@ -262,8 +262,13 @@ def _csv_value(value: Any) -> Any:
 
 
 def known_suffix(k: Any) -> str:
-    """Every report names what it knew: the recorded time of the last event it used."""
-    return f", as known at {k.recorded_at}" if k.recorded_at else ", empty ledger"
+    """Every report names what it knew (the recorded time of the last event it used), and a previewed policy."""
+    known = f", as known at {k.recorded_at}" if k.recorded_at else ", empty ledger"
+    if getattr(k, "preview", False):
+        p = k.policy
+        known += (f", PREVIEW under churn_recognition={p.churn_recognition} reactivation_grace_days="
+                  f"{p.reactivation_grace_days} movement_grain={p.movement_grain} (nothing recorded)")
+    return known
 
 
 def figure_cell(metric: str, value: Any) -> str:

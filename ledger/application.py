@@ -26,6 +26,7 @@ from ledger.events import Event, canonical, derive_event_id, event_from_record, 
 from ledger.files import read_file
 from ledger.inputs import fast_event, parse_row, shape_problems, to_event
 from ledger.locks import PeriodLock, lock_on, period_locks
+from ledger.policy import Policy
 from ledger.retry import Retry, with_retries
 from ledger.integrity import chain_text
 from ledger.sealing import RecordedClock, first_instant, requested_time, seal
@@ -257,6 +258,29 @@ class Ledger:
             (close,) = seal([draft], 1, head, at, self.actor)
             self.store.append([close])
             return close
+
+        return with_retries(attempt)
+
+    def change_policy(
+        self, policy: Policy, *, reason: str, restatement: str | None = None, recorded_at: str | None = None
+    ) -> Event:
+        """Append a ``policy_changed`` event carrying the whole policy after the change (SPEC §13).
+
+        From its recorded time on, every answer uses it; ``--known-at`` an earlier
+        time still answers under the policy in force then.
+        """
+        at = parse_instant(recorded_at) if recorded_at is not None else None
+
+        def attempt() -> Event:
+            head = self._head_as_known()
+            when = requested_time(instant_text(at), head) if at is not None else None
+            start = first_instant(1, head, when)
+            draft = Event(event_id="", type=ev.POLICY_CHANGED, customer_id="", effective_date=start.date(),
+                          reason=reason, restatement=restatement, details=policy.text())
+            draft = draft._replace(event_id=derive_event_id(draft), source="cli")
+            (change,) = seal([draft], 1, head, start, self.actor)
+            self.store.append([change])
+            return change
 
         return with_retries(attempt)
 

@@ -13,9 +13,11 @@ from typing import Any
 from ledger import events as ev
 from ledger.events import event_from_record
 from projections.closes import Close, closes
-from projections.figures import compare_figures, event_summary
+from ledger.policy import Policy
+from projections.figures import compare_figures, difference, event_summary, flatten
 from projections.metrics import metrics_report
 from projections.periods import parse_period, period_kind
+from projections.preview import preview
 from projections.queries import Knowledge, customer_mrr_cents, movement_rows
 from projections.readmodel import ReadModel
 
@@ -35,14 +37,18 @@ def _contributions(rm: ReadModel, start: date, end: date, known: int) -> dict[st
     return {c: (opening.get(c, 0), closing.get(c, 0), tuple(sorted(moved.get(c, ())))) for c in customers}
 
 
-def causing_events(rm: ReadModel, start: date, end: date, since: int, known: int) -> list[dict[str, Any]]:
+def causing_events(
+    rm: ReadModel, start: date, end: date, since: int, known: int, *, now: ReadModel | None = None
+) -> list[dict[str, Any]]:
     """The events recorded after ``since`` that changed the period's figures as known at ``known``.
 
     Those of the customers whose part in the period changed, effective on or
     before its last day (a void: whose target is) — an event effective before
-    the period changes its opening MRR as surely as one inside it.
+    the period changes its opening MRR as surely as one inside it. ``now``: the
+    read models to compare with at ``known`` (a preview under the policy of the
+    close, so that what a policy change moved is not put on the events).
     """
-    before, after = _contributions(rm, start, end, since), _contributions(rm, start, end, known)
+    before, after = _contributions(rm, start, end, since), _contributions(now or rm, start, end, known)
     changed = {c for c in set(before) | set(after) if before.get(c, (0, 0, ())) != after.get(c, (0, 0, ()))}
     if not changed:
         return []
@@ -65,7 +71,13 @@ def causing_events(rm: ReadModel, start: date, end: date, since: int, known: int
 
 
 def restatements(rm: ReadModel, known: Knowledge, *, period: str | None = None) -> list[dict[str, Any]]:
-    """Every closed period whose figures as known at ``known`` differ from those recorded at its (latest) close."""
+    """Every closed period whose figures as known at ``known`` differ from those recorded at its (latest) close.
+
+    When the policy changed since the close (SPEC §13), each figure's difference
+    is split: ``by_policy`` = as now known under the policy now minus under the
+    policy of the close; ``by_events`` = the rest. The ``policy_changed`` events are
+    listed among the causes.
+    """
     wanted = parse_period(period) if period else None
     latest: dict[tuple[date, date], Close] = {}
     locked: set[tuple[date, date]] = set()
@@ -73,26 +85,45 @@ def restatements(rm: ReadModel, known: Knowledge, *, period: str | None = None) 
         latest[(close.start, close.end)] = close
         if close.lock:
             locked.add((close.start, close.end))
+    previews: dict[Policy, tuple[ReadModel, Knowledge]] = {}
     found = []
     for key, close in sorted(latest.items()):
         if wanted is not None and key != wanted:
             continue
+        kind = period_kind(close.period)
         closed = close.metrics["periods"][0]
-        now = metrics_report(rm, close.start, close.end, known, period=period_kind(close.period))["periods"][0]
+        now = metrics_report(rm, close.start, close.end, known, period=kind)["periods"][0]
         figures = [
             {"metric": f["metric"], "closed": f["before"], "now": f["after"], "difference": f["difference"]}
             for f in compare_figures(closed, now)
         ]
         if not figures:
             continue
+        then = rm.policy_at(close.event.sequence)
+        old_rm = None
+        changes: list[dict[str, Any]] = []
+        if then != known.policy:
+            if then not in previews:
+                previews[then] = preview(rm, known, then)
+            old_rm, old_known = previews[then]
+            as_before = flatten(metrics_report(old_rm, close.start, close.end, old_known, period=kind)["periods"][0])
+            closed_flat = flatten(closed)
+            for f in figures:
+                under_old = as_before.get(f["metric"], f["closed"])
+                f["by_policy"] = difference(under_old, f["now"])
+                f["by_events"] = difference(closed_flat.get(f["metric"], f["closed"]), under_old)
+            changes = [
+                event_summary(json.loads(record)) for (record,) in rm.db.execute(
+                    "SELECT record FROM events WHERE customer_id = '' AND type = ? AND sequence > ? AND sequence <= ? "
+                    "ORDER BY sequence", (ev.POLICY_CHANGED, close.event.sequence, known.sequence))
+            ]
+        events = causing_events(rm, close.start, close.end, close.event.sequence, known.sequence, now=old_rm)
         found.append(
             {
                 **close.summary(),
                 "locked": key in locked,
                 "figures": figures,
-                "events": causing_events(rm, close.start, close.end, close.event.sequence, known.sequence),
+                "events": sorted(changes + events, key=lambda e: e["sequence"]),
             }
         )
     return found
-
-

@@ -141,7 +141,7 @@ def test_restatements_table_and_csv(rl, closed):
     assert "2026-01 (2026-01-01 – 2026-01-31), closed at" in table and "locked" in table
     assert "closing_mrr" in table and "-800.00" in table and "b2" in table
     rows = rl("restatements", "--format", "csv").stdout.splitlines()
-    assert rows[0] == "period,closed_at,metric,closed,now,difference,events"
+    assert rows[0] == "period,closed_at,metric,closed,now,difference,events,by_policy,by_events"
     assert rows[1].startswith("2026-01,") and ",closing_mrr,2000.00,1200.00,-800.00,a3 b2 " in rows[1]
     assert len(rows) == 1 + len(RESTATED)
 

@@ -307,7 +307,7 @@ def test_reads_on_an_empty_ledger_as_csv(rl):
     assert csv("cohorts", "--from", "2026-01-01", "--to", "2026-02-28") == [
         "cohort,customers,mrr_0,k,month,as_of,mrr,nrr,active,logo_retention,contraction,contraction_rate"
     ]
-    assert csv("restatements") == ["period,closed_at,metric,closed,now,difference,events"]
+    assert csv("restatements") == ["period,closed_at,metric,closed,now,difference,events,by_policy,by_events"]
 
 
 def test_reads_on_an_empty_ledger_as_tables(rl):
