@@ -13,7 +13,7 @@ the customers' MRR is carried from period to period for the groups listed.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
@@ -21,7 +21,7 @@ from typing import Any
 
 from ledger.errors import UsageError
 from ledger.money import cents_text, ratio, ratio_text
-from projections.metrics import KINDS, attribute_changes, group_order, movement_stream
+from projections.metrics import KINDS, ReconciliationError, attribute_changes, group_order, movement_stream
 from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW
 from projections.periods import split, require_whole_months
 from projections.queries import Knowledge, report_header
@@ -31,10 +31,6 @@ WITHIN_DAYS = (90, 180, 365)  # first_expansion.within_N
 MAX_WITHIN = 3660
 PERCENTILES = (("median_days", 1, 2), ("p25_days", 1, 4), ("p75_days", 3, 4))  # (name, q as a fraction)
 
-_EXPANSION = frozenset(k for k, (category, _) in KINDS.items() if category == EXPANSION)
-_CONTRACTION = frozenset(k for k, (category, _) in KINDS.items() if category == CONTRACTION)
-_CHURN = frozenset(k for k, (category, _) in KINDS.items() if category == CHURN)
-_NEW = frozenset(k for k, (category, _) in KINDS.items() if category == NEW)
 
 
 def visible_movements(rm: ReadModel, known: Knowledge) -> list[tuple]:
@@ -122,69 +118,94 @@ class Signals:
         }
 
 
-@dataclass(slots=True)
-class _Losses:
-    """A customer's contraction and churn movements in date order: (position, is_churn, amount_cents)."""
+# What durability needs of a movement's kind (KINDS: category and cause): its category, as a small code.
+_OTHER, _NEW, _EXPANSION, _CONTRACTION, _CHURN = range(5)
+_CODES = {NEW: _NEW, EXPANSION: _EXPANSION, CONTRACTION: _CONTRACTION, CHURN: _CHURN}
+CODE = {kind: _CODES.get(category, _OTHER) for kind, (category, _) in KINDS.items()}
 
-    moves: list[tuple[int, bool, int]] = field(default_factory=list)
 
-    def after(self, anchor: int, reach: int) -> list[tuple[int, bool, int]]:
-        """Those in (anchor, anchor + reach], in the grain's positions."""
-        moves = self.moves
-        low = bisect_right(moves, anchor, key=itemgetter(0))
-        high = bisect_right(moves, anchor + reach, lo=low, key=itemgetter(0))
-        return moves[low:high]
+def _open(anchors: dict[str, list[list]], customer: str, anchor: list) -> None:
+    theirs = anchors.get(customer)
+    if theirs is None:
+        anchors[customer] = [anchor]
+    else:
+        theirs.append(anchor)
+
+
+def _settle(anchors: list[list], code: int, position: int, amount: int, reach: int) -> None:
+    """A contraction or churn at ``position``: it qualifies the anchors whose window it lies in; those it lies past close."""
+    closed = 0
+    for anchor in anchors:
+        apart = position - anchor[1]
+        if apart > reach:
+            closed += 1
+            continue
+        if apart <= 0:
+            continue
+        s = anchor[2]
+        if anchor[0] == _EXPANSION:
+            if not anchor[3]:
+                anchor[3] = True
+                s.followed += 1
+            s.lost_amount += amount
+        elif code == _CHURN:
+            if not anchor[3]:
+                anchor[3] = True
+                s.churned += 1
+        elif not anchor[4]:
+            anchor[4] = True
+            s.repeated += 1
+    if closed:
+        anchors[:] = [anchor for anchor in anchors if position - anchor[1] <= reach]
 
 
 def signals(
     rm: ReadModel, spans: list[tuple[date, date]], known: Knowledge, within: int, by: str | None = None
 ) -> list[tuple[date, date, dict[str | None, Signals]]]:
-    """The signals of each span (in date order, not overlapping) per group listed, from one read of the movements."""
+    """The signals of each span (in date order, contiguous) per group listed, from one read of the movements.
+
+    One pass in date order from the first span on: a movement first settles the
+    windows of its customer's earlier anchors, then (inside a span) may become an
+    anchor itself. Past the last span only the open windows and first expansions
+    are followed.
+    """
     check_within(within)
     if not spans:
         return []
     grain = Grain(known.policy.monthly)
     reach = grain.reach(within)
-    reaches = {days: grain.reach(days) for days in WITHIN_DAYS}
+    reaches = [(days, grain.reach(days)) for days in WITHIN_DAYS]
     rows = visible_movements(rm, known)
-
-    # Every customer's losses, and the date of its first expansion after its first `new`, over the whole history.
-    losses: dict[str, _Losses] = {}
-    joined: dict[str, str] = {}
-    first_expansion: dict[str, str] = {}
-    positions: dict[str, int] = {}  # date text -> position, computed once per day
-    for customer, day, kind, _, amount in rows:
-        if kind in _CONTRACTION or kind in _CHURN:
-            position = positions.get(day)
-            if position is None:
-                position = positions[day] = grain.position(date.fromisoformat(day))
-            history = losses.get(customer)
-            if history is None:
-                history = losses[customer] = _Losses()
-            history.moves.append((position, kind in _CHURN, amount))
-        elif kind in _EXPANSION:
-            if customer in joined and customer not in first_expansion:
-                first_expansion[customer] = day
-        elif kind in _NEW and customer not in joined:
-            joined[customer] = day
-
-    def position_of(day: str) -> int:
-        position = positions.get(day)
-        if position is None:
-            position = positions[day] = grain.position(date.fromisoformat(day))
-        return position
 
     changes = attribute_changes(rm, by, spans[-1][1], known.sequence) if by else []
     next_change = 0
     group_of: dict[str, str] = {}
     group_get = group_of.get
-    position = bisect_left(rows, spans[0][0].isoformat(), key=itemgetter(1))
-    mrr: dict[str, int] = {row[0]: row[3] for row in rows[:position]}  # each customer's MRR before the range
-    active: dict[str | None, int] = {}  # customers with MRR > 0 per group, as currently grouped
-    no_losses = _Losses()
+    first = bisect_left(rows, spans[0][0].isoformat(), key=itemgetter(1))
+    # Only to list groups (SPEC §6): who has MRR > 0, and how many of them each group has, as grouped now.
+    active: set[str] = set()
+    active_count: dict[str | None, int] = {}
+    if by:
+        for customer, _, _, to_cents, _ in rows[:first]:  # the last movement before the range decides
+            if to_cents > 0:
+                active.add(customer)
+            else:
+                active.discard(customer)
 
-    result = []
-    for index, (start, end) in enumerate(spans):
+    # Each customer's anchors whose windows are still open: [kind, position, signals, counted, repeated].
+    anchors: dict[str, list[list]] = {}
+    joined: dict[str, tuple[str, int, Signals]] = {}  # a `new` in a span awaiting its first expansion
+    anchored: dict[str, int] = {}  # the span of each customer's latest expansion anchor
+    anchored_contraction: dict[str, int] = {}
+    result: list[tuple[date, date, dict[str | None, Signals]]] = []
+    index = -1
+    last_day = ""  # the current span's last day; "" before the first span is opened
+    listed: dict[str | None, Signals] = {}
+    day_seen, position = "", 0
+
+    def open_span(i: int) -> dict[str | None, Signals]:
+        nonlocal next_change, last_day
+        start, end = spans[i]
         last_day = end.isoformat()
         # The attribute as of this period's last day, for opening, movements and anchors alike.
         while next_change < len(changes) and changes[next_change][2] <= last_day:
@@ -192,61 +213,73 @@ def signals(
             next_change += 1
             old = group_get(customer)
             group_of[customer] = value
-            if index and mrr.get(customer, 0) > 0 and old != value:
-                active[old] -= 1
-                active[value] = active.get(value, 0) + 1
-        if index == 0:
-            for customer, cents in mrr.items():
-                if cents > 0:
-                    g = group_get(customer)
-                    active[g] = active.get(g, 0) + 1
-        listed: dict[str | None, Signals] = {g: Signals() for g, count in active.items() if count > 0}
-        if not by:
-            listed.setdefault(None, Signals())
+            if i and old != value and customer in active:
+                active_count[old] -= 1
+                active_count[value] = active_count.get(value, 0) + 1
+        if by and i == 0:
+            for customer in active:
+                g = group_get(customer)
+                active_count[g] = active_count.get(g, 0) + 1
+        found = {g: Signals() for g, count in active_count.items() if count > 0} if by else {None: Signals()}
+        result.append((start, end, found))
+        return found
 
-        end_position = bisect_right(rows, last_day, lo=position, key=itemgetter(1))
-        anchored_expansion: set[str] = set()
-        anchored_contraction: set[str] = set()
-        for customer, day, kind, to_cents, amount in rows[position:end_position]:
+    for customer, day, kind, to_cents, amount in rows[first:]:
+        if day != day_seen:
+            day_seen, position = day, grain.position(date.fromisoformat(day))
+            while day > last_day and index + 1 < len(spans):
+                index += 1
+                listed = open_span(index)
+        code = CODE.get(kind)
+        if code is None:
+            raise ReconciliationError(f"{day} {customer}: a movement of an unknown category or cause; run `revledger rebuild`")
+        if code >= _CONTRACTION:
+            open_ = anchors.get(customer)
+            if open_ is not None:
+                _settle(open_, code, position, amount, reach)
+                if not open_:
+                    del anchors[customer]
+        elif code == _EXPANSION and joined:
+            waiting = joined.pop(customer, None)
+            if waiting is not None:
+                since_day, since, s = waiting
+                s.days.append((date.fromisoformat(day) - date.fromisoformat(since_day)).days)
+                for days, limit in reaches:
+                    if position - since <= limit:
+                        s.within[days] += 1
+        if day > last_day:
+            continue  # past the last span: only the windows and first expansions above are followed
+        if by:
             g = group_get(customer)
+            if (to_cents > 0) != (customer in active):
+                if to_cents > 0:
+                    active.add(customer)
+                    active_count[g] = active_count.get(g, 0) + 1
+                else:
+                    active.discard(customer)
+                    active_count[g] -= 1
             s = listed.get(g)
             if s is None:
                 s = listed[g] = Signals()
-            before = mrr.get(customer, 0)
-            mrr[customer] = to_cents
-            if (to_cents > 0) != (before > 0):
-                active[g] = active.get(g, 0) + (1 if to_cents > 0 else -1)
-            if kind in _EXPANSION:
-                if customer in anchored_expansion:
-                    continue
-                anchored_expansion.add(customer)
+        else:
+            s = listed[None]
+        if code == _EXPANSION:
+            if anchored.get(customer) != index:
+                anchored[customer] = index
                 s.expanded += 1
                 s.expansion_amount += amount
-                window = losses.get(customer, no_losses).after(position_of(day), reach)
-                if window:
-                    s.followed += 1
-                    s.lost_amount += sum(cents for _, _, cents in window)
-            elif kind in _CONTRACTION:
-                if customer in anchored_contraction:
-                    continue
-                anchored_contraction.add(customer)
+                _open(anchors, customer, [_EXPANSION, position, s, False, False])
+        elif code == _CONTRACTION:
+            if anchored_contraction.get(customer) != index:
+                anchored_contraction[customer] = index
                 s.contracted += 1
-                window = losses[customer].after(position_of(day), reach)
-                if any(churn for _, churn, _ in window):
-                    s.churned += 1
-                if any(not churn for _, churn, _ in window):
-                    s.repeated += 1
-            elif kind in _NEW and joined.get(customer) == day:
-                s.joined += 1
-                expanded = first_expansion.get(customer)
-                if expanded is not None:
-                    s.days.append((date.fromisoformat(expanded) - date.fromisoformat(day)).days)
-                    apart = position_of(expanded) - position_of(day)
-                    for days, limit in reaches.items():
-                        if apart <= limit:
-                            s.within[days] += 1
-        position = end_position
-        result.append((start, end, listed))
+                _open(anchors, customer, [_CONTRACTION, position, s, False, False])
+        elif code == _NEW:  # a customer's one `new` movement: it never had MRR before
+            s.joined += 1
+            joined[customer] = (day, position, s)
+    while index + 1 < len(spans):  # periods after the last movement
+        index += 1
+        open_span(index)
     return result
 
 
