@@ -467,3 +467,14 @@ def event_histories(draw, min_events: int = 1, max_events: int = 30, customers: 
         if append_error(history, event) is None:
             history.append(event)
     return history
+
+
+def policies():
+    """SPEC §13 policies: every combination of the three settings, graces at the limits and in between."""
+    return st.fixed_dictionaries(
+        {
+            "churn_recognition": st.sampled_from(["cancel_date", "term_end"]),
+            "reactivation_grace_days": st.one_of(st.sampled_from([0, 1, 7, 30, 366]), st.integers(0, 366)),
+            "movement_grain": st.sampled_from(["day", "month"]),
+        }
+    )
