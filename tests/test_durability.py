@@ -6,15 +6,21 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import FIXTURES, Revledger
+import oracle
+from conftest import FIXTURES, IN_CI, Revledger, record_history
+from ledger.clock import parse_instant
 from ledger.errors import UsageError
 from ledger.location import open_store
 from ledger.policy import Policy
 from projections import queries
 from projections.durability import Grain, durability_report, nearest_rank
 from projections.explain import DURABILITY_COUNTS, DURABILITY_MONEY, explain
+from projections.metrics import group_order
 from projections.readmodel import ReadModel, default_path
+from strategies import event_histories
 
 # Flat monthly lines; amounts are MRR. Worked by hand below, customer by customer (within 90 days):
 #   e1  new 01-05 100 · expansion 01-20 +50 (anchor) · expansion 01-25 +20 · contraction 03-10 -50 (in 01-20's
@@ -145,7 +151,7 @@ GROUPED = """
     g3,customer_updated,small,2026-01-01,,,,SMB
     g4,subscription_started,small,2026-01-01,s,pro,100.00,
     g5,upsell,small,2026-02-10,s,,150.00,
-    g6,customer_updated,small,2026-03-15,,,,Enterprise
+    g6,customer_updated,small,2026-03-31,,,,Enterprise
     g7,downgrade,small,2026-04-01,s,,120.00,
     g8,subscription_started,quiet,2025-06-01,s,pro,10.00,
     """
@@ -326,3 +332,85 @@ def test_every_count_and_amount_of_every_group_adds_up_to_the_durability_figure(
                     checked += 1
     rm.close()
     assert checked >= 60
+
+
+# -- against the naive reference (tests/oracle.py) --------------------------------------------------
+
+DAYS = st.dates(min_value=dt.date(2024, 12, 1), max_value=dt.date(2027, 1, 31))
+SETTINGS = settings(
+    max_examples=120 if IN_CI else 25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    print_blob=True,
+)
+
+
+def cut_offs(data, history) -> list[int]:
+    return sorted({len(history), *data.draw(st.lists(st.integers(1, len(history)), max_size=2), label="cut-offs")})
+
+
+@SETTINGS
+@given(
+    history=event_histories(min_events=1, max_events=20, customers=3),
+    first=DAYS,
+    length=st.integers(0, 700),
+    period=st.sampled_from(["month", "quarter", "year"]),
+    within=st.one_of(st.sampled_from([1, 30, 90, 180, 365]), st.integers(1, 400)),
+    by=st.sampled_from([None, None, "segment", "region", "attr.tier"]),
+    data=st.data(),
+)
+def test_durability_equals_a_naive_computation_as_now_known_and_at_earlier_cut_offs(
+    tmp_path, history, first, length, period, within, by, data
+):
+    rm, recorded, store = record_history(tmp_path, history)
+    last = first + dt.timedelta(days=length)
+    try:
+        for cut in cut_offs(data, history):
+            known = queries.knowledge(rm, parse_instant(recorded[cut - 1]))
+            report = durability_report(rm, first, last, known, period=period, within=within, by=by)
+            assert report["known_at"] == recorded[cut - 1] and report["within"] == within
+            want = oracle.durability(history, first, last, period=period, within=within, by=by, known_seq=cut)
+            assert report["periods"] == sorted(want, key=lambda p: (p["start"], group_order(p["group"]))), (
+                f"durability differs as known at sequence {cut}"
+            )
+    finally:
+        rm.close()
+        store.close()
+
+
+@SETTINGS
+@given(
+    history=event_histories(min_events=1, max_events=20, customers=3),
+    first=DAYS,
+    length=st.integers(0, 400),
+    within=st.integers(1, 200),
+    by=st.sampled_from([None, "segment", "attr.tier"]),
+    figure=st.sampled_from(oracle.DURABILITY_FIGURES),
+    data=st.data(),
+)
+def test_explain_lists_the_customers_anchors_and_qualifying_movements_of_a_naive_computation(
+    tmp_path, history, first, length, within, by, figure, data
+):
+    rm, recorded, store = record_history(tmp_path, history)
+    last = first + dt.timedelta(days=length)
+    try:
+        for cut in cut_offs(data, history):
+            known = queries.knowledge(rm, parse_instant(recorded[cut - 1]))
+            groups = {None}
+            if by:
+                seen = oracle.visible(history, cut)
+                groups = {oracle.attribute(seen, c, by, last) for c in oracle.customer_ids(seen)}
+            for group in sorted(groups, key=group_order):
+                report = explain(rm, f"durability.{figure}", first, last, known, group=group, by=by, within=within)
+                want = oracle.durability_items(history, first, last, figure, within=within, group=group, by=by,
+                                               known_seq=cut)
+                assert report["value"] == str(len(want))
+                got = [(i["customer_id"], [m["date"] for m in i["movements"]]) for i in report["items"]]
+                assert got == [
+                    (w["customer_id"], [w["anchor"]["date"].isoformat()]
+                     + ([] if w["qualifying"] is None else [w["qualifying"]["date"].isoformat()]))
+                    for w in want
+                ], f"explain durability.{figure} differs as known at sequence {cut}"
+    finally:
+        rm.close()
+        store.close()

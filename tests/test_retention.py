@@ -6,20 +6,25 @@ import datetime as dt
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import FIXTURES, Revledger
+import oracle
+from conftest import FIXTURES, IN_CI, Revledger, record_history
+from ledger.clock import parse_instant
 from ledger.errors import UsageError
 from ledger.location import open_store
 from ledger.policy import Policy
 from projections import queries
-from projections.metrics import figures_for
+from projections.metrics import figures_for, group_order
 from projections.readmodel import ReadModel, default_path
 from projections.retention import band, retention_report, trailing_figures, trailing_windows
+from strategies import event_histories
 
 # Flat monthly lines (amounts are MRR):
 #   a  1000 from 2025-12-01 · 1200 from 2026-02-10 · 900 from 2026-04-05        Enterprise
 #   b   500 from 2025-12-15 · cancelled 2026-03-01                              SMB
-#   c   300 from 2026-02-01                                  SMB, Enterprise from 2026-04-15
+#   c   300 from 2026-02-01                      SMB, Enterprise from 2026-04-30 (a last day counts)
 #   d   200 from 2025-11-01 · 260 from 2026-05-20                               Enterprise
 LEDGER = """
     event_id,type,customer_id,effective_date,subscription_id,plan,amount,segment
@@ -34,7 +39,7 @@ LEDGER = """
     r09,upsell,a,2026-02-10,s,,1200.00,
     r10,cancel,b,2026-03-01,s,,,
     r11,downgrade,a,2026-04-05,s,,900.00,
-    r12,customer_updated,c,2026-04-15,,,,Enterprise
+    r12,customer_updated,c,2026-04-30,,,,Enterprise
     r13,upsell,d,2026-05-20,s,,260.00,
     """
 
@@ -271,3 +276,42 @@ def test_every_window_length_equals_one_period_of_metrics(example):
             (s, e, {g: [getattr(f, x) for x in fields] for g, f in found.items()}) for s, e, found in slow
         ], (window, by, cut)
     rm.close()
+
+
+# -- against the naive reference (tests/oracle.py) --------------------------------------------------
+
+DAYS = st.dates(min_value=dt.date(2024, 12, 1), max_value=dt.date(2027, 1, 31))
+
+
+@settings(
+    max_examples=120 if IN_CI else 25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    print_blob=True,
+)
+@given(
+    history=event_histories(min_events=1, max_events=20, customers=3),
+    first=DAYS,
+    length=st.integers(0, 500),
+    window=st.one_of(st.sampled_from([1, 3, 12]), st.integers(1, 30)),
+    by=st.sampled_from([None, None, "segment", "region", "attr.tier"]),
+    data=st.data(),
+)
+def test_retention_equals_a_naive_computation_as_now_known_and_at_earlier_cut_offs(
+    tmp_path, history, first, length, window, by, data
+):
+    rm, recorded, store = record_history(tmp_path, history)
+    last = first + dt.timedelta(days=length)
+    cuts = sorted({len(history), *data.draw(st.lists(st.integers(1, len(history)), max_size=2), label="cut-offs")})
+    try:
+        for cut in cuts:
+            known = queries.knowledge(rm, parse_instant(recorded[cut - 1]))
+            report = retention_report(rm, first, last, known, window=window, by=by)
+            assert report["known_at"] == recorded[cut - 1] and report["window"] == window
+            want = oracle.retention(history, first, last, window=window, by=by, known_seq=cut)
+            assert report["months"] == sorted(want, key=lambda m: (m["month"], group_order(m["group"]))), (
+                f"retention differs as known at sequence {cut}"
+            )
+    finally:
+        rm.close()
+        store.close()
