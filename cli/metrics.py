@@ -283,6 +283,8 @@ def explain_table(report: dict[str, Any], k: queries.Knowledge, by: str | None) 
         moves = item["movements"] or [None]
         for i, m in enumerate(moves):
             row = {"customer_id": item["customer_id"] if i == 0 else "", "amount": show(item["amount"]) if i == 0 else ""}
+            if i == 0 and "days" in item:
+                row["days"] = item["days"]
             if m is not None:
                 if "role" in m:
                     row["role"] = m["role"]
@@ -299,5 +301,6 @@ def explain_table(report: dict[str, Any], k: queries.Knowledge, by: str | None) 
             rows.append(row)
     columns = EXPLAIN_COLUMNS
     if "within" in report:  # durability: each customer's anchor movement, then the movements that qualify it
-        columns = [*EXPLAIN_COLUMNS[:2], Column("role", "role"), *EXPLAIN_COLUMNS[2:]]
+        days = [Column("days", "days", "count")] if any("days" in item for item in report["items"]) else []
+        columns = [*EXPLAIN_COLUMNS[:2], *days, Column("role", "role"), *EXPLAIN_COLUMNS[2:]]
     return render.table(rows, columns, title)
