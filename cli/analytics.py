@@ -48,8 +48,14 @@ def _heading(title: str, by: str | None, group: Any, first: bool) -> str:
 
 # -- retention -----------------------------------------------------------------------------------
 
-RETENTION_KEYS = ["month", "start", "end", "group", "opening_mrr", "closing_mrr", "nrr", "grr", "expansion_rate",
-                  "contraction_rate", "churn_rate", "logo_churn_rate", "band"]
+# SPEC §15's keys of a month, and how a spreadsheet shows each.
+RETENTION_KINDS = {
+    "month": "text", "start": "text", "end": "text", "group": "text",
+    "opening_mrr": "money", "closing_mrr": "money",
+    "nrr": "ratio", "grr": "ratio", "expansion_rate": "ratio", "contraction_rate": "ratio", "churn_rate": "ratio",
+    "logo_churn_rate": "ratio", "band": "text",
+}
+RETENTION_KEYS = list(RETENTION_KINDS)
 RETENTION_COLUMNS = [
     Column("month", "month"),
     Column("window", "window"),
@@ -93,7 +99,7 @@ def retention(
     group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
     report = retention_report(rm, start, end, k, window=window, by=group)
-    sheet_columns = [Column(key, key, kind) for key, kind in zip(RETENTION_KEYS, ["text"] * 4 + ["money"] * 2 + ["ratio"] * 6 + ["text"])]
+    sheet_columns = [Column(key, key, kind) for key, kind in RETENTION_KINDS.items()]
     deliver(
         format.value,
         out,

@@ -328,7 +328,8 @@ def _explain_durability(
         members = lambda customer_id: values.get(customer_id) == group  # noqa: E731
     else:
         members = lambda customer_id: True  # noqa: E731
-    customers = _customers(rm, date.min, date.max, known.sequence, members)  # every movement, later ones too
+    # Every movement from the period's first day on, later ones too (a customer's one `new` is its first movement).
+    customers = _customers(rm, start, date.max, known.sequence, members)
     items = _durability_items(kind, figure, customers, start, end, Grain(known.policy.monthly), within)
     counting = is_count(metric)
     total = sum(amount for _, amount, _, _ in items)

@@ -179,6 +179,32 @@ def test_groups_take_the_attribute_as_of_each_periods_last_day(rl):
     ]
 
 
+def test_table_csv_and_xlsx_show_the_signals_per_period_and_group(rl, tmp_path):
+    from openpyxl import load_workbook
+
+    rl("import", rl.write("g.csv", GROUPED))
+    out = rl("durability", "--from", "2026-02-01", "--to", "2026-02-28", "--by", "segment").stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("Durability signals, within 90 days (USD), as known at ")
+    assert lines[2] == "Expansion followed by contraction or churn"
+    assert lines[3].split() == ["period", "segment", "expanded", "followed", "rate", "expansion", "lost"]
+    assert lines[5].split() == ["2026-02", "Enterprise", "0", "0", "n/a", "0.00", "0.00"]
+    assert lines[6].split() == ["2026-02", "SMB", "1", "1", "100.00%", "50.00", "30.00"]
+    assert lines[7].split() == ["2026-02", "(none)", "0", "0", "n/a", "0.00", "0.00"]
+    assert "Contraction followed by churn or another contraction" in out and "median days" in out
+    header, *rows = rl("durability", "--from", "2026-01-01", "--to", "2026-01-31", "--format", "csv").stdout.splitlines()
+    assert header.split(",")[:6] == ["start", "end", "group", "expansion.customers", "expansion.followed", "expansion.rate"]
+    assert header.split(",")[-3:] == ["first_expansion.p25_days", "first_expansion.median_days", "first_expansion.p75_days"]
+    assert rows == ["2026-01-01,2026-01-31,,0,0,,0.00,0.00,0,0,,0,2,1,1,1,1,40,40,40"]
+    book = tmp_path / "d.xlsx"
+    assert "durability" in rl("durability", "--from", "2026-01-01", "--to", "2026-02-28", "--format", "xlsx",
+                              "--out", str(book)).stdout
+    values = [[c.value for c in r] for r in load_workbook(book)["durability"].iter_rows()]
+    header_row = next(i for i, r in enumerate(values) if r[:3] == ["start", "end", "group"])
+    feb = dict(zip(values[header_row], values[header_row + 2]))
+    assert feb["expansion.customers"] == 1 and str(feb["expansion.rate"]) == "1" and str(feb["expansion.lost_amount"]) == "30"
+
+
 def test_nearest_rank_percentiles():
     days = [119, 1, 60, 15]
     assert [nearest_rank(days, n, d) for n, d in ((1, 4), (1, 2), (3, 4))] == [1, 15, 60]
