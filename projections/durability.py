@@ -6,9 +6,10 @@ falls (after the range too). So a recent period is right-censored: its
 customers have had less time for anything to follow, and its signals can only
 rise as time passes.
 
-One read of the movements, then one ordered pass: each customer's contractions
-and churns are indexed once, every anchor looks its window up by bisection, and
-the customers' MRR is carried from period to period for the groups listed.
+One read of the movements, then one pass in date order from the first period
+on: a movement first settles the open windows of its customer's earlier
+anchors, then (inside a period) may become an anchor itself; the customers with
+MRR > 0 are carried from period to period for the groups listed.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from ledger.errors import UsageError
 from ledger.money import cents_text, ratio, ratio_text
 from projections.metrics import KINDS, ReconciliationError, attribute_changes, group_order, movement_stream
 from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW
-from projections.periods import split, require_whole_months
+from projections.periods import require_whole_months, split
 from projections.queries import Knowledge, report_header
 from projections.readmodel import ReadModel
 
 WITHIN_DAYS = (90, 180, 365)  # first_expansion.within_N
 MAX_WITHIN = 3660
 PERCENTILES = (("median_days", 1, 2), ("p25_days", 1, 4), ("p75_days", 3, 4))  # (name, q as a fraction)
-
 
 
 def visible_movements(rm: ReadModel, known: Knowledge) -> list[tuple]:
@@ -125,6 +125,7 @@ CODE = {kind: _CODES.get(category, _OTHER) for kind, (category, _) in KINDS.item
 
 
 def _open(anchors: dict[str, list[list]], customer: str, anchor: list) -> None:
+    """Add an anchor, [kind, position, signals, counted, repeated], to its customer's open ones."""
     theirs = anchors.get(customer)
     if theirs is None:
         anchors[customer] = [anchor]
