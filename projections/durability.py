@@ -124,40 +124,67 @@ _CODES = {NEW: _NEW, EXPANSION: _EXPANSION, CONTRACTION: _CONTRACTION, CHURN: _C
 CODE = {kind: _CODES.get(category, _OTHER) for kind, (category, _) in KINDS.items()}
 
 
-def _open(anchors: dict[str, list[list]], customer: str, anchor: list) -> None:
-    """Add an anchor, [kind, position, signals, counted, repeated], to its customer's open ones."""
-    theirs = anchors.get(customer)
-    if theirs is None:
-        anchors[customer] = [anchor]
-    else:
-        theirs.append(anchor)
+class _Anchors:
+    """The anchors whose windows are still open, per customer.
 
+    Kept in parallel flat lists (an anchor is an index), not one small object
+    each: a million-movement history makes hundreds of thousands of anchors,
+    and so many containers keep the garbage collector busy for nothing.
+    """
 
-def _settle(anchors: list[list], code: int, position: int, amount: int, reach: int) -> None:
-    """A contraction or churn at ``position``: it qualifies the anchors whose window it lies in; those it lies past close."""
-    closed = 0
-    for anchor in anchors:
-        apart = position - anchor[1]
-        if apart > reach:
-            closed += 1
-            continue
-        if apart <= 0:
-            continue
-        s = anchor[2]
-        if anchor[0] == _EXPANSION:
-            if not anchor[3]:
-                anchor[3] = True
-                s.followed += 1
-            s.lost_amount += amount
-        elif code == _CHURN:
-            if not anchor[3]:
-                anchor[3] = True
-                s.churned += 1
-        elif not anchor[4]:
-            anchor[4] = True
-            s.repeated += 1
-    if closed:
-        anchors[:] = [anchor for anchor in anchors if position - anchor[1] <= reach]
+    __slots__ = ("open", "kind", "position", "signals", "seen")
+
+    def __init__(self) -> None:
+        self.open: dict[str, list[int]] = {}  # customer -> its open anchors
+        self.kind: list[int] = []
+        self.position: list[int] = []
+        self.signals: list[Signals] = []
+        self.seen = bytearray()  # per anchor: 1 once counted (followed or churned), 2 once repeated
+
+    def add(self, customer: str, kind: int, position: int, signals: Signals) -> None:
+        theirs = self.open.get(customer)
+        if theirs is None:
+            self.open[customer] = [len(self.kind)]
+        else:
+            theirs.append(len(self.kind))
+        self.kind.append(kind)
+        self.position.append(position)
+        self.signals.append(signals)
+        self.seen.append(0)
+
+    def settle(self, customer: str, code: int, position: int, amount: int, reach: int) -> None:
+        """A contraction or churn at ``position``: it qualifies the anchors whose window it lies in; those it lies past close."""
+        theirs = self.open.get(customer)
+        if theirs is None:
+            return
+        places, seen = self.position, self.seen
+        closed = False
+        for i in theirs:
+            apart = position - places[i]
+            if apart > reach:
+                closed = True
+                continue
+            if apart <= 0:
+                continue
+            s = self.signals[i]
+            if self.kind[i] == _EXPANSION:
+                if not seen[i]:
+                    seen[i] = 1
+                    s.followed += 1
+                s.lost_amount += amount
+            elif code == _CHURN:
+                if not seen[i] & 1:
+                    seen[i] |= 1
+                    s.churned += 1
+            elif not seen[i] & 2:
+                seen[i] |= 2
+                s.repeated += 1
+        if closed:
+            still = [i for i in theirs if position - places[i] <= reach]
+            if still:
+                self.open[customer] = still
+            else:
+                del self.open[customer]
 
 
 def signals(
@@ -193,8 +220,7 @@ def signals(
             else:
                 active.discard(customer)
 
-    # Each customer's anchors whose windows are still open: [kind, position, signals, counted, repeated].
-    anchors: dict[str, list[list]] = {}
+    anchors = _Anchors()
     joined: dict[str, tuple[str, int, Signals]] = {}  # a `new` in a span awaiting its first expansion
     anchored: dict[str, int] = {}  # the span of each customer's latest expansion anchor
     anchored_contraction: dict[str, int] = {}
@@ -235,11 +261,7 @@ def signals(
         if code is None:
             raise ReconciliationError(f"{day} {customer}: a movement of an unknown category or cause; run `revledger rebuild`")
         if code >= _CONTRACTION:
-            open_ = anchors.get(customer)
-            if open_ is not None:
-                _settle(open_, code, position, amount, reach)
-                if not open_:
-                    del anchors[customer]
+            anchors.settle(customer, code, position, amount, reach)
         elif code == _EXPANSION and joined:
             waiting = joined.pop(customer, None)
             if waiting is not None:
@@ -269,12 +291,12 @@ def signals(
                 anchored[customer] = index
                 s.expanded += 1
                 s.expansion_amount += amount
-                _open(anchors, customer, [_EXPANSION, position, s, False, False])
+                anchors.add(customer, _EXPANSION, position, s)
         elif code == _CONTRACTION:
             if anchored_contraction.get(customer) != index:
                 anchored_contraction[customer] = index
                 s.contracted += 1
-                _open(anchors, customer, [_CONTRACTION, position, s, False, False])
+                anchors.add(customer, _CONTRACTION, position, s)
         elif code == _NEW:  # a customer's one `new` movement: it never had MRR before
             s.joined += 1
             joined[customer] = (day, position, s)
