@@ -74,10 +74,11 @@ def trailing_figures(
 
     What a retention row shows only: opening and closing MRR and counts, and net
     retention over S (not the bridge, causes or movers, left empty). Each
-    customer's MRR is carried month end by month end; it is copied at the end of
+    customer's MRR is carried month end by month end; S is copied at the end of
     the month before a span (the span's opening) and, at the span's last day,
-    compared with the copy for the customers that moved in the span — the only
-    ones whose MRR can differ. Equal, figure for figure, to `metrics.figures_for`.
+    compared with the MRR then (by group: for the customers that moved in the
+    span, the only ones whose MRR or group can make a difference). Equal, figure
+    for figure, to `metrics.figures_for`.
     """
     if not spans:
         return []
@@ -102,7 +103,7 @@ def trailing_figures(
     group_get = group_of.get
     customer, to_cents = itemgetter(0), itemgetter(3)
     mrr: dict[str, int] = {}
-    copies: dict[date, tuple[dict[str, int], int, int]] = {}  # opening day -> (MRR per customer, Σ, active)
+    copies: dict[date, dict[str, int]] = {}  # opening day -> S: the customers with MRR > 0 then, and their MRR
     movers: dict[date, set[str]] = {}  # month end -> customers with a movement in that month
     position = 0
     found: dict[tuple[date, date], dict[str | None, Figures]] = {}
@@ -112,17 +113,20 @@ def trailing_figures(
         chunk = rows[position:end_position]
         position = end_position
         mrr.update(zip(map(customer, chunk), map(to_cents, chunk)))
-        movers[month] = set(map(customer, chunk))
+        if by:  # with one group, S alone is compared; with groups, the movers decide which are listed
+            movers[month] = set(map(customer, chunk))
         while next_change < len(changes) and changes[next_change][2] <= day:
             who, value, _ = changes[next_change]
             next_change += 1
             group_of[who] = value
         if month in openings:
-            copies[month] = (mrr.copy(), sum(mrr.values()), len(mrr) - countOf(mrr.values(), 0))
+            copies[month] = dict(filter(itemgetter(1), mrr.items()))
         for start, end in closing_at.get(month, []):
-            opened, total, active = copies[opening_of[start]]
-            moved = set().union(*(moves for m, moves in movers.items() if start <= m <= end))
-            found[(start, end)] = _window(opened, total, active, mrr, moved, group_get if by else None)
+            if by:
+                moved = set().union(*(moves for m, moves in movers.items() if start <= m <= end))
+                found[(start, end)] = _groups(copies[opening_of[start]], mrr, moved, group_get)
+            else:
+                found[(start, end)] = {None: _whole(copies[opening_of[start]], mrr)}
         if closing_at.get(month):  # forget the months and copies no span still open needs
             still = [start for start, end in spans if end > month]
             earliest = min(still, default=last)
@@ -131,28 +135,44 @@ def trailing_figures(
     return [(start, end, found[(start, end)]) for start, end in spans]
 
 
-def _window(
-    opened: dict[str, int], total: int, active: int, mrr: dict[str, int], moved: set[str], group_get
-) -> dict[str | None, Figures]:
-    """One span's figures per group: opening from the copy, closing and net retention from the customers that moved."""
+def _whole(opened: dict[str, int], mrr: dict[str, int]) -> Figures:
+    """One span's figures, all customers: S and its opening MRR from the copy, closing from every customer's MRR now."""
+    mrr_get = mrr.get
+    expansion = contraction = churn = lost = 0
+    for who, o in opened.items():  # S
+        c = mrr_get(who, 0)
+        if c == o:
+            continue
+        if c > o:
+            expansion += c - o
+        elif c:
+            contraction += o - c
+        else:
+            churn += o
+            lost += 1
+    return Figures(
+        opening=sum(opened.values()),
+        opening_count=len(opened),
+        closing=sum(mrr.values()),
+        closing_count=len(mrr) - countOf(mrr.values(), 0),
+        kept_expansion=expansion,
+        kept_contraction=contraction,
+        kept_churn=churn,
+        lost=lost,
+    )
+
+
+def _groups(opened: dict[str, int], mrr: dict[str, int], moved: set[str], group_get) -> dict[str | None, Figures]:
+    """One span's figures per group: S and its opening MRR from the copy, closing and retention from those that moved."""
     opened_get, mrr_get = opened.get, mrr.get
-    if group_get is None:  # one group: closing is the sum of every customer's MRR now
-        f = Figures(opening=total, opening_count=active, closing=sum(mrr.values()))
-        f.closing_count = len(mrr) - countOf(mrr.values(), 0)
-        for who in moved:
-            o = opened_get(who, 0)
-            if o > 0:  # in S
-                _retain(f, o, mrr_get(who, 0))
-        return {None: f}
     figures: dict[str | None, Figures] = {}
     for who, o in opened.items():
-        if o > 0:
-            g = group_get(who)
-            f = figures.get(g)
-            if f is None:
-                f = figures[g] = Figures()
-            f.opening += o
-            f.opening_count += 1
+        g = group_get(who)
+        f = figures.get(g)
+        if f is None:
+            f = figures[g] = Figures()
+        f.opening += o
+        f.opening_count += 1
     for f in figures.values():
         f.closing, f.closing_count = f.opening, f.opening_count
     for who in moved:
