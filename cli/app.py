@@ -53,6 +53,14 @@ COMMANDS: dict[str, Entry] = {
     "explain": Entry(
         "cli.metrics", "explain", "The customers, movements and events that make up one figure of one period (the range)."
     ),
+    "retention": Entry(
+        "cli.analytics", "retention",
+        "Trailing N-month NRR (with its band), GRR and the retention rates, for each month ending in the range.",
+    ),
+    "durability": Entry(
+        "cli.analytics", "durability",
+        "Does growth last: expansion later lost, contraction turning into churn, and the time to first expansion.",
+    ),
     "close": Entry(
         "cli.closes", "close",
         "Record the period's figures as they stand, with the log head they come from, as an event in the log.",

@@ -15,7 +15,7 @@ from ledger.customer import CAUSES
 from ledger.errors import UsageError
 from projections import names, queries
 from projections.cohorts import cohorts_report
-from projections.explain import explain as explain_metric
+from projections.explain import explain as explain_metric, is_count
 from projections.metrics import metrics_report, report_for
 from projections.periods import parse_range, period_label, require_periods
 
@@ -212,13 +212,19 @@ def explain(
     ctx: typer.Context,
     metric: Annotated[
         str,
-        typer.Argument(help="A metric's JSON path: opening_mrr, bridge.expansion, customers.churned, causes.contraction.seats …"),
+        typer.Argument(
+            help="A metric's JSON path: opening_mrr, bridge.expansion, customers.churned, causes.contraction.seats, "
+            "durability.expansion.followed …"
+        ),
     ],
     from_: From,
     to: To,
     group: Annotated[str | None, Opt("--group", help="Only this group's customers (see --by).")] = None,
     by: Annotated[
         str | None, Opt("--by", help="The attribute --group refers to: segment (the default), channel, region or attr.NAME.")
+    ] = None,
+    within: Annotated[
+        int | None, Opt("--within", help="For the durability.* figures: days after each anchor movement (default 90).")
     ] = None,
     known_at: KnownAt = None,
     policy: PolicyOption = None,
@@ -235,7 +241,7 @@ def explain(
     if grouped_by is not None:
         names.require_attribute(rm, grouped_by, k)
         names.require_group(rm, grouped_by, group, end, k)
-    report = with_net_changes(explain_metric(rm, metric, start, end, k, group=group, by=grouped_by))
+    report = with_net_changes(explain_metric(rm, metric, start, end, k, group=group, by=grouped_by, within=within))
     deliver(
         format.value,
         out,
@@ -283,9 +289,11 @@ EXPLAIN_COLUMNS = [
 
 
 def explain_table(report: dict[str, Any], k: queries.Knowledge, by: str | None) -> str:
-    counting = report["metric"].startswith("customers.")
+    counting = is_count(report["metric"])
     show = (lambda v: v) if counting else render.money_cell
     where = f", {by} = {report['group']}" if by else ""
+    if "within" in report:
+        where += f", within {report['within']} days"
     title = (
         f"{report['metric']} {report['start']} – {report['end']}{where} ({report['currency']}){known_suffix(k)}: "
         f"{show(report['value'])} from {len(report['items']):,} customers"
@@ -295,7 +303,11 @@ def explain_table(report: dict[str, Any], k: queries.Knowledge, by: str | None) 
         moves = item["movements"] or [None]
         for i, m in enumerate(moves):
             row = {"customer_id": item["customer_id"] if i == 0 else "", "amount": show(item["amount"]) if i == 0 else ""}
+            if i == 0 and "days" in item:
+                row["days"] = item["days"]
             if m is not None:
+                if "role" in m:
+                    row["role"] = m["role"]
                 cause = m["cause"] or ""
                 if "parts" in m:
                     cause += " (" + ", ".join(f"{c} {render.money_cell(a)}" for c, a in m["parts"].items()) + ")"
@@ -308,4 +320,8 @@ def explain_table(report: dict[str, Any], k: queries.Knowledge, by: str | None) 
                     events="; ".join(f"{e['event_id']} (#{e['sequence']}, {e['recorded_at']}, {e['actor']}, {e['source']})" for e in m["events"]),
                 )
             rows.append(row)
-    return render.table(rows, EXPLAIN_COLUMNS, title)
+    columns = EXPLAIN_COLUMNS
+    if "within" in report:  # durability: each customer's anchor movement, then the movements that qualify it
+        days = [Column("days", "days", "count")] if any("days" in item for item in report["items"]) else []
+        columns = [*EXPLAIN_COLUMNS[:2], *days, Column("role", "role"), *EXPLAIN_COLUMNS[2:]]
+    return render.table(rows, columns, title)

@@ -14,8 +14,10 @@ from typing import Any
 
 from ledger.errors import UsageError
 from ledger.money import cents_text
+from projections.durability import WITHIN_DAYS, Grain, Signals, signals
 from projections.metrics import Figures, ReconciliationError, figures_json, report_for
 from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
+from projections.periods import require_whole_months
 from projections.queries import VISIBLE, Knowledge, attribute_on, report_header
 from projections.readmodel import ReadModel
 
@@ -30,6 +32,19 @@ MONEY_METRICS = (
 )
 COUNT_METRICS = tuple(f"customers.{c}" for c in ("opening", "closing", "new", "reactivated", "churned"))
 CAUSE_PREFIXES = ("causes.expansion.", "causes.contraction.")
+# SPEC §15: the durability signals' counts and amounts (the rates and the percentiles are not sums).
+DURABILITY_COUNTS = (
+    "durability.expansion.customers",
+    "durability.expansion.followed",
+    "durability.contraction.customers",
+    "durability.contraction.churned",
+    "durability.contraction.repeated",
+    "durability.first_expansion.customers",
+    "durability.first_expansion.expanded",
+    *(f"durability.first_expansion.within_{days}" for days in WITHIN_DAYS),
+)
+DURABILITY_MONEY = ("durability.expansion.expansion_amount", "durability.expansion.lost_amount")
+PERCENTILE_METRICS = tuple(f"durability.first_expansion.{name}" for name in ("median_days", "p25_days", "p75_days"))
 # Ratios are not sums of customers' amounts; their parts are explained instead.
 RATIOS = {
     "retention.nrr": "opening_mrr, retention.expansion, retention.contraction and retention.churn",
@@ -41,6 +56,8 @@ RATIOS = {
     "arpa": "closing_mrr and customers.closing",
     "quick_ratio": "bridge.new, bridge.expansion, bridge.reactivation, bridge.contraction and bridge.churn",
     "expansion_share": "bridge.expansion and bridge.new",
+    "durability.expansion.rate": "durability.expansion.followed and durability.expansion.customers",
+    "durability.contraction.churn_rate": "durability.contraction.churned and durability.contraction.customers",
 }
 _CATEGORY_OF = {"new": NEW, "reactivated": REACTIVATION, "churned": CHURN}
 
@@ -87,13 +104,23 @@ class _Customer:
 
 def metric_names() -> list[str]:
     """Every metric `explain` can trace (plus causes.expansion.CAUSE and causes.contraction.CAUSE)."""
-    return [*MONEY_METRICS, *COUNT_METRICS]
+    return [*MONEY_METRICS, *COUNT_METRICS, *DURABILITY_MONEY, *DURABILITY_COUNTS]
+
+
+def is_count(metric: str) -> bool:
+    """A figure that counts customers: each item's amount is 1."""
+    return metric in COUNT_METRICS or metric in DURABILITY_COUNTS
 
 
 def _check_name(metric: str) -> None:
+    if metric in PERCENTILE_METRICS:
+        raise UsageError(
+            f"{metric} is a percentile of the days to first expansion, not a sum over customers: "
+            "explain durability.first_expansion.expanded instead (each item gives its customer's days)"
+        )
     if metric in RATIOS:
         raise UsageError(f"{metric} is a ratio, not a sum over customers: explain its parts instead ({RATIOS[metric]})")
-    if metric in MONEY_METRICS or metric in COUNT_METRICS:
+    if metric in MONEY_METRICS or metric in COUNT_METRICS or metric in DURABILITY_MONEY or metric in DURABILITY_COUNTS:
         return
     if any(metric.startswith(p) and len(metric) > len(p) for p in CAUSE_PREFIXES):
         return
@@ -206,15 +233,21 @@ def explain(
     *,
     group: str | None = None,
     by: str | None = None,
+    within: int | None = None,
 ) -> dict[str, Any]:
     """SPEC §8: ``metric`` over [start, end] taken as one period (for one group of ``by``), and what makes it up.
 
     With ``by``, only the customers whose attribute, as of ``end``, equals
     ``group`` count (``group`` None: those without it), as in `metrics --by`.
+    ``within`` (days, default 90) is the window of the ``durability.*`` figures.
     """
     _check_name(metric)
     if end < start:
         raise UsageError(f"the range ends ({end}) before it starts ({start})")
+    if metric.startswith("durability."):
+        return _explain_durability(rm, metric, start, end, known, group, by, 90 if within is None else within)
+    if within is not None:
+        raise UsageError(f"--within: {metric} has no window; it applies to the durability.* figures only")
     report = report_for(rm, [(start, end)], known, by=by)
     entry = next((p for p in report["periods"] if p["group"] == group), None)
     if entry is None:
@@ -266,3 +299,113 @@ def _movement_json(m: _Move, events: dict[str, dict[str, Any]]) -> dict[str, Any
     data["events"] = [events[e] for e in m.event_ids if e in events]
     return data
 
+
+
+# -- SPEC §15: the durability signals ---------------------------------------------------------------
+#
+# The figure comes from ``durability.signals`` (one pass over the stream); the items are
+# found again here customer by customer, from each one's whole history of movements, and
+# must add up to it.
+
+
+def _explain_durability(
+    rm: ReadModel,
+    metric: str,
+    start: date,
+    end: date,
+    known: Knowledge,
+    group: str | None,
+    by: str | None,
+    within: int,
+) -> dict[str, Any]:
+    """A durability count or amount of [start, end] as one period: each customer with its anchor and what qualified it."""
+    require_whole_months(start, end, known.policy)
+    [(_, _, found)] = signals(rm, [(start, end)], known, within, by)
+    _, kind, figure = metric.split(".")
+    value = (found.get(group) or Signals()).json(start, end, group)[kind][figure]
+    if by:
+        values = attribute_on(rm, by, end, known.sequence)
+        members = lambda customer_id: values.get(customer_id) == group  # noqa: E731
+    else:
+        members = lambda customer_id: True  # noqa: E731
+    # Every movement from the period's first day on, later ones too (a customer's one `new` is its first movement).
+    customers = _customers(rm, start, date.max, known.sequence, members)
+    items = _durability_items(kind, figure, customers, start, end, Grain(known.policy.monthly), within)
+    counting = is_count(metric)
+    total = sum(amount for _, amount, _, _ in items)
+    if (str(total) if counting else cents_text(total)) != str(value):
+        raise ReconciliationError(
+            f"explain {metric} {start}..{end}: the items add up to {total if counting else cents_text(total)}, "
+            f"the figure is {value}; run `revledger rebuild`"
+        )
+    events = _events(rm, {e for _, _, moves, _ in items for m in moves for e in m.event_ids})
+    return {
+        "metric": metric,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "group": group,
+        "within": within,
+        **report_header(rm, known),
+        "value": str(value),
+        "items": [
+            {
+                "customer_id": customer_id,
+                "amount": str(amount) if counting else cents_text(amount),
+                **({} if days is None else {"days": days}),
+                "movements": [
+                    {"role": "anchor" if i == 0 else "follows", **_movement_json(m, events)} for i, m in enumerate(moves)
+                ],
+            }
+            for customer_id, amount, moves, days in items
+        ],
+    }
+
+
+def _durability_items(
+    kind: str, figure: str, customers: dict[str, _Customer], start: date, end: date, grain: Grain, within: int
+) -> list[tuple[str, int, list[_Move], int | None]]:
+    """(customer, amount, [anchor, movements that qualify it], days to first expansion) per customer counted."""
+    first, last = start.isoformat(), end.isoformat()
+    items = []
+    for customer_id in sorted(customers):
+        moves = customers[customer_id].inside or []
+        item: tuple[int, list[_Move], int | None] | None = None
+        if kind == "first_expansion":
+            joined = next((m for m in moves if m.category == NEW), None)
+            if joined is None or not first <= joined.date <= last:
+                continue
+            later = next((m for m in moves if m.category == EXPANSION and m.date > joined.date), None)
+            days = None if later is None else (date.fromisoformat(later.date) - date.fromisoformat(joined.date)).days
+            if figure == "customers":
+                item = (1, [joined], days)
+            elif later is not None and (
+                figure == "expanded"
+                or grain.within(date.fromisoformat(joined.date), date.fromisoformat(later.date), int(figure[len("within_"):]))
+            ):
+                item = (1, [joined, later], days)
+        else:
+            category = EXPANSION if kind == "expansion" else CONTRACTION
+            anchor = next((m for m in moves if m.category == category and first <= m.date <= last), None)
+            if anchor is None:
+                continue
+            day = date.fromisoformat(anchor.date)
+            window = [
+                m for m in moves if m.category in (CONTRACTION, CHURN) and grain.within(day, date.fromisoformat(m.date), within)
+            ]
+            churns = [m for m in window if m.category == CHURN]
+            again = [m for m in window if m.category == CONTRACTION]
+            if figure == "customers":
+                item = (1, [anchor], None)
+            elif figure == "expansion_amount":
+                item = (anchor.amount, [anchor], None)
+            elif figure == "followed" and window:
+                item = (1, [anchor, window[0]], None)
+            elif figure == "lost_amount" and window:
+                item = (sum(m.amount for m in window), [anchor, *window], None)
+            elif figure == "churned" and churns:
+                item = (1, [anchor, churns[0]], None)
+            elif figure == "repeated" and again:
+                item = (1, [anchor, again[0]], None)
+        if item is not None:
+            items.append((customer_id, *item))
+    return items

@@ -112,11 +112,13 @@ def require_group(rm: ReadModel, name: str, group: str | None, day: date, k: Kno
 
 def require_metric(metric: str) -> None:
     """Refuse a metric name `explain` does not know, the known ones closest first (ratios are left to explain)."""
-    from projections.explain import COUNT_METRICS, MONEY_METRICS, RATIOS
+    from projections.explain import (
+        COUNT_METRICS, DURABILITY_COUNTS, DURABILITY_MONEY, MONEY_METRICS, PERCENTILE_METRICS, RATIOS,
+    )
 
     causes = [f"causes.expansion.{c}" for c in CAUSES if c != LINE_REMOVED]
     causes += [f"causes.contraction.{c}" for c in CAUSES if c != CROSS_SELL]
-    known = [*MONEY_METRICS, *COUNT_METRICS, *causes]
+    known = [*MONEY_METRICS, *COUNT_METRICS, *causes, *DURABILITY_COUNTS, *DURABILITY_MONEY, *PERCENTILE_METRICS]
     if metric in known or metric in RATIOS:
         return
     raise UsageError(f"cannot explain {metric!r}; {listing(metric, [*known, *RATIOS], 'metrics')}")

@@ -181,7 +181,7 @@ def test_the_first_month_of_the_calendar_is_answered(ledger):
     (["explain", "bridge.expanson", "--from", "2026-01-01", "--to", "2026-03-31"],
      "revledger: cannot explain 'bridge.expanson'; known metrics, closest first: bridge.expansion, retention.expansion, "
      "bridge.reactivation, bridge.new, bridge.net_new, bridge.churn, retention.expansion_rate, causes.expansion.plan, "
-     "… (38 metrics)"),
+     "… (55 metrics)"),
     (["mrr", "--customer", "acme\nglobex\x1b[31m"],
      "revledger: --customer acme\\nglobex\\x1b[31m: no such customer; known customers, closest first: globex, acme"),
     (["mrr", "--by", "segment", "--customer", "acme"],
