@@ -41,8 +41,9 @@ class Figures:
       bridge: Σ movement amounts per category, dated in the period.
       movers: customers with at least one movement of each category in the period.
       causes: Σ amounts of expansion and contraction movements per cause.
-      kept_expansion, kept_contraction, kept_churn, lost: net retention over S,
-        the customers active at opening (lost: those of S with no MRR at closing).
+      retention_expansion, retention_contraction, retention_churn: SPEC §6's retention.* over S,
+        the customers active at opening; logos_lost: those of S with no MRR at closing.
+      mover_counts: the movers' counts when only counts are known (month summaries), else None.
     """
 
     opening: int = 0
@@ -52,11 +53,16 @@ class Figures:
     bridge: dict[str, int] = field(default_factory=lambda: {c: 0 for c in (NEW, EXPANSION, CONTRACTION, CHURN, REACTIVATION)})
     movers: dict[str, set[str]] = field(default_factory=lambda: {NEW: set(), REACTIVATION: set(), CHURN: set()})
     causes: dict[str, dict[str, int]] = field(default_factory=lambda: {EXPANSION: {}, CONTRACTION: {}})
-    kept_expansion: int = 0
-    kept_contraction: int = 0
-    kept_churn: int = 0
-    lost: int = 0
+    retention_expansion: int = 0
+    retention_contraction: int = 0
+    retention_churn: int = 0
+    logos_lost: int = 0
     touched: bool = False
+    mover_counts: dict[str, int] | None = None
+
+    def movers_of(self, category: str) -> int:
+        """How many customers had at least one movement of ``category`` (new, reactivation, churn) in the period."""
+        return self.mover_counts[category] if self.mover_counts is not None else len(self.movers[category])
 
     @property
     def net_new(self) -> int:
@@ -207,12 +213,12 @@ def period_figures(
                 if o > 0:
                     if c > 0:
                         if c > o:
-                            f.kept_expansion += c - o
+                            f.retention_expansion += c - o
                         else:
-                            f.kept_contraction += o - c
+                            f.retention_contraction += o - c
                     else:
-                        f.kept_churn += o
-                        f.lost += 1
+                        f.retention_churn += o
+                        f.logos_lost += 1
         elif last:
             f = figures.get(None) or figures.setdefault(None, Figures())
             f.touched = True
@@ -233,7 +239,7 @@ def period_figures(
                         lost += 1
             group_mrr[None] = group_mrr.get(None, 0) + moved
             group_active[None] = group_active.get(None, 0) + active
-            f.kept_expansion, f.kept_contraction, f.kept_churn, f.lost = expansion, contraction, churn, lost
+            f.retention_expansion, f.retention_contraction, f.retention_churn, f.logos_lost = expansion, contraction, churn, lost
         for (g, kind), amount in sums.items():
             if kind is None:
                 raise ReconciliationError(f"{start}..{end}: a movement of an unknown category or cause; run `revledger rebuild`")
@@ -279,7 +285,7 @@ def arpa_cents(closing: int, customers: int) -> int | None:
 def figures_json(start: date, end: date, group: str | None, f: Figures) -> dict[str, Any]:
     """One period and group as SPEC §11 prints it."""
     b = f.bridge
-    kept = f.opening + f.kept_expansion - f.kept_contraction - f.kept_churn  # Σ c_c over S
+    kept = f.opening + f.retention_expansion - f.retention_contraction - f.retention_churn  # Σ c_c over S
     gains = b[NEW] + b[EXPANSION] + b[REACTIVATION]
     arpa = arpa_cents(f.closing, f.closing_count)
     return {
@@ -298,22 +304,22 @@ def figures_json(start: date, end: date, group: str | None, f: Figures) -> dict[
             "net_new": cents_text(f.net_new),
         },
         "retention": {
-            "expansion": cents_text(f.kept_expansion),
-            "contraction": cents_text(f.kept_contraction),
-            "churn": cents_text(f.kept_churn),
+            "expansion": cents_text(f.retention_expansion),
+            "contraction": cents_text(f.retention_contraction),
+            "churn": cents_text(f.retention_churn),
             "nrr": ratio_text(ratio(kept, f.opening)),
-            "grr": ratio_text(ratio(f.opening - f.kept_contraction - f.kept_churn, f.opening)),
-            "expansion_rate": ratio_text(ratio(f.kept_expansion, f.opening)),
-            "contraction_rate": ratio_text(ratio(f.kept_contraction, f.opening)),
-            "churn_rate": ratio_text(ratio(f.kept_churn, f.opening)),
+            "grr": ratio_text(ratio(f.opening - f.retention_contraction - f.retention_churn, f.opening)),
+            "expansion_rate": ratio_text(ratio(f.retention_expansion, f.opening)),
+            "contraction_rate": ratio_text(ratio(f.retention_contraction, f.opening)),
+            "churn_rate": ratio_text(ratio(f.retention_churn, f.opening)),
         },
         "customers": {
             "opening": f.opening_count,
             "closing": f.closing_count,
-            "new": len(f.movers[NEW]),
-            "reactivated": len(f.movers[REACTIVATION]),
-            "churned": len(f.movers[CHURN]),
-            "logo_churn_rate": ratio_text(ratio(f.lost, f.opening_count)),
+            "new": f.movers_of(NEW),
+            "reactivated": f.movers_of(REACTIVATION),
+            "churned": f.movers_of(CHURN),
+            "logo_churn_rate": ratio_text(ratio(f.logos_lost, f.opening_count)),
         },
         "causes": {
             kind: {cause: cents_text(amount) for cause, amount in sorted(f.causes[kind].items())}
@@ -338,14 +344,24 @@ def report_for(
     """The metrics document for explicit periods (``explain`` measures its range as one period)."""
     periods = [
         figures_json(start, end, group, figures[group])
-        for start, end, figures in period_figures(rm, spans, known.sequence, by, grain_of(known))
+        for start, end, figures in measure(rm, spans, known, by)
         for group in sorted(figures, key=group_order)
     ]
     return {**report_header(rm, known), "periods": periods}
+
+
+def measure(
+    rm: ReadModel, spans: list[tuple[date, date]], known: Knowledge, by: str | None = None
+) -> list[tuple[date, date, dict[str | None, Figures]]]:
+    """Figures per consecutive period and group: from the month summaries for whole months, else from the movements."""
+    from projections.monthly import month_figures  # it builds on this module's Figures
+
+    found = month_figures(rm, spans, known, by)
+    return found if found is not None else period_figures(rm, spans, known.sequence, by, grain_of(known))
 
 
 def figures_for(
     rm: ReadModel, spans: list[tuple[date, date]], known: Knowledge, by: str | None = None
 ) -> list[tuple[date, date, dict[str | None, Figures]]]:
     """Figures for any list of spans, overlapping ones included (trailing windows), each measured as one period."""
-    return [period_figures(rm, [span], known.sequence, by, grain_of(known))[0] for span in spans]
+    return [measure(rm, [span], known, by)[0] for span in spans]

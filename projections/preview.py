@@ -23,6 +23,7 @@ from ledger.integrity import GENESIS
 from ledger.policy import Policy
 from ledger.sqlite import read_only_uri
 from ledger.store import Head
+from projections import summaries
 from projections.derive import derive
 from projections.queries import Knowledge
 from projections.readmodel import ReadModel, _create_indexes, _drop_indexes
@@ -83,5 +84,6 @@ def _fill(model: ReadModel, source: ReadModel, upto: int, policy: Policy) -> Non
         writer.replace(customer, None, None, derive(fold(customer, events, model.settings), policy), 0)  # type: ignore[arg-type]
     writer.flush()
     _create_indexes(db)
+    summaries.update(db, 0, [])
     db.execute("UPDATE tracking SET sequence = ? WHERE id = 1", (upto,))
     db.execute("COMMIT")

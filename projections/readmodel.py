@@ -35,10 +35,11 @@ from ledger.policy import DEFAULT, Policy
 from ledger.retry import Retry
 from ledger.settings import LedgerSettings
 from ledger.store import EventStore
+from projections import summaries
 from projections.derive import CONTRIBUTION_COLUMNS, CustomerRows, derive
 from projections.versioning import CURRENT, Writer
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CACHE_CUSTOMERS = 2_000
 BULK = 20_000  # an append this large into empty read models builds their indexes afterwards
 CATCH_UP_EVENTS = 5_000  # a catch-up commits after about this many events (whole appends)
@@ -57,6 +58,8 @@ INDEXES = (
     ("attributes_names", "attributes", "INDEX {name} ON attributes (name, customer_id)"),
     ("contributions_current", "contributions", f"INDEX {{name}} ON contributions (customer_id) WHERE known_to = {CURRENT}"),
     ("contributions_months", "contributions", "INDEX {name} ON contributions (month, known_from, known_to)"),
+    ("contributions_known_from", "contributions", "INDEX {name} ON contributions (known_from)"),
+    *summaries.INDEXES,
 )
 
 
@@ -96,6 +99,7 @@ def _schema(conn: sqlite3.Connection, ledger_id: str) -> None:
         {"id": int, "customer_id": str, "month": str, **money, "known_from": int, "known_to": int},
         pk="id", if_not_exists=True,
     )
+    summaries.schema(db)
     db["tracking"].create(
         {"id": int, "position": int, "sequence": int, "schema": int, "ledger_id": str}, pk="id", if_not_exists=True
     )
@@ -419,6 +423,8 @@ class Projection:
         if self.bulk:
             _create_indexes(self.conn)
             self.bulk = False
+        summaries.update(self.conn, self.last, self.writer.superseded_contributions)
+        self.writer.superseded_contributions.clear()
         self.conn.execute("UPDATE tracking SET position = ?, sequence = ? WHERE id = 1", (position, self.last))
         self.committed = True
 

@@ -159,10 +159,10 @@ def _whole(opened: dict[str, int], mrr: dict[str, int]) -> Figures:
         opening_count=len(opened),
         closing=sum(mrr.values()),
         closing_count=len(mrr) - countOf(mrr.values(), 0),
-        kept_expansion=expansion,
-        kept_contraction=contraction,
-        kept_churn=churn,
-        lost=lost,
+        retention_expansion=expansion,
+        retention_contraction=contraction,
+        retention_churn=churn,
+        logos_lost=lost,
     )
 
 
@@ -197,12 +197,12 @@ def _retain(f: Figures, o: int, c: int) -> None:
     """A customer of S, active at opening with o_c, closing at c_c (SPEC §6 net retention)."""
     if c > 0:
         if c > o:
-            f.kept_expansion += c - o
+            f.retention_expansion += c - o
         elif o > c:
-            f.kept_contraction += o - c
+            f.retention_contraction += o - c
     else:
-        f.kept_churn += o
-        f.lost += 1
+        f.retention_churn += o
+        f.logos_lost += 1
 
 
 def retention_report(

@@ -25,6 +25,7 @@ from ledger.sqlite import read_only_uri
 from ledger.store import EventStore, Head
 from projections.closes import Close
 from projections.derive import CONTRIBUTION_COLUMNS
+from projections.summaries import FIELDS as SUMMARY_FIELDS
 from projections.metrics import metrics_report
 from projections.periods import period_kind
 from projections.queries import Knowledge
@@ -288,6 +289,7 @@ _TABLES = {
     "movements": ("customer_id, grain, date, category, cause, from_cents, to_cents, amount_cents, event_ids, parts", True),
     "attributes": ("customer_id, name, value, effective_date, event_sequence", True),
     "contributions": ("customer_id, month, " + ", ".join(CONTRIBUTION_COLUMNS), True),
+    "summaries": ("month, dimension, value, " + ", ".join(SUMMARY_FIELDS), True),
 }
 
 

@@ -53,6 +53,7 @@ class Writer:
         self.conn = conn
         self.inserts: dict[str, list[tuple]] = {table: [] for table in TABLES}
         self.supersedes: dict[str, list[tuple]] = {table: [] for table in TABLES}
+        self.superseded_contributions: list[int] = []  # rowids, for the month summaries
         self.pending = 0
 
     def current(self, customer_id: str) -> tuple[CustomerRows, dict[str, dict[tuple, int]]]:
@@ -113,6 +114,7 @@ class Writer:
             self.flush()
 
     def flush(self) -> None:
+        self.superseded_contributions.extend(rowid for _, rowid in self.supersedes["contributions"])
         for table in TABLES:
             if self.supersedes[table]:
                 self.conn.executemany(SUPERSEDE[table], self.supersedes[table])

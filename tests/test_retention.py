@@ -265,8 +265,8 @@ def test_every_window_length_equals_one_period_of_metrics(example):
     """Windows no calendar period matches (5, 7, 13 months …), against the metrics pass over that one span."""
     rm = ReadModel(default_path(example.db), open_store(example.db))
     rm.catch_up()
-    fields = ("opening", "closing", "opening_count", "closing_count", "kept_expansion", "kept_contraction",
-              "kept_churn", "lost")
+    fields = ("opening", "closing", "opening_count", "closing_count", "retention_expansion", "retention_contraction",
+              "retention_churn", "logos_lost")
     for window, by, cut in itertools.product((2, 5, 7, 13, 24), (None, "segment", "attr.industry"), (None, 150)):
         known = queries.knowledge(rm, None) if cut is None else queries.Knowledge(cut, "t")
         spans = trailing_windows(dt.date(2025, 1, 1), dt.date(2026, 12, 31), window)
