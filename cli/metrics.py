@@ -63,8 +63,8 @@ def _lookup(entry: dict[str, Any], path: str) -> Any:
 
 
 def _cell(value: Any, kind: str) -> str:
-    if kind == "money":
-        return render.money_cell(value)
+    if kind == "money":  # a figure with no value (ARPA without customers) reads n/a, as every other figure
+        return "n/a" if value is None else render.money_cell(value)
     if kind == "ratio":
         return render.ratio_cell(value)
     if kind == "count":

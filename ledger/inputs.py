@@ -203,6 +203,11 @@ def parse_row(raw: dict[str, Any]) -> tuple[EventRow | None, list[tuple[str, str
     return row, []
 
 
+def article(word: str) -> str:
+    """'an upsell', 'a usage_change', 'a seat_change': the article English puts before a type's name (by sound)."""
+    return "an" if word[:1] in "aeio" or word.startswith("up") else "a"
+
+
 def shape_problems(row: EventRow, settings: LedgerSettings) -> list[tuple[str, str]]:
     """Which fields this event type requires and refuses (SPEC §3)."""
     given = frozenset(name for name in FIELD_NAMES if getattr(row, name) is not None)
@@ -245,14 +250,14 @@ def _shape(
             problems.append((missing, "is required: give quantity and unit_price, or amount"))
     elif kind in (ev.SUBSCRIPTION_CHANGED, ev.UPSELL, ev.DOWNGRADE):
         if not terms:
-            problems.append(("-", f"a {kind} must give at least one of {', '.join(ev.TERM_FIELDS)}"))
+            problems.append(("-", f"{article(kind)} {kind} must give at least one of {', '.join(ev.TERM_FIELDS)}"))
         if "amount" in given and {"quantity", "unit_price"} & given:
             problems.append(("amount", "a line is priced either per seat (quantity and unit_price) or by amount, not both"))
     elif kind in _ONLY:
         allowed = _ONLY[kind]
         for name in sorted(terms - allowed):
             what = ", ".join(sorted(allowed)) if allowed else "no subscription terms"
-            problems.append((name, f"a {kind} may change only {what}"))
+            problems.append((name, f"{article(kind)} {kind} may change only {what}"))
         if kind == ev.SEAT_CHANGE:
             require("quantity")
         if kind == ev.USAGE_CHANGE:
@@ -271,7 +276,7 @@ def _shape(
         for name in sorted(attributes):
             problems.append((name, f"customer attributes are set by customer_updated, not {kind}"))
     if kind in (ev.CUSTOMER_UPDATED, ev.VOID) and "subscription_id" in given:
-        problems.append(("subscription_id", f"a {kind} does not name a subscription line"))
+        problems.append(("subscription_id", f"{article(kind)} {kind} does not name a subscription line"))
     if kind != ev.VOID and "target_event_id" in given:
         problems.append(("target_event_id", "only a void names a target event"))
     if currency is not None and settings.rate(currency) is None:

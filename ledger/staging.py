@@ -105,7 +105,8 @@ class Drafts:
         self._drafts = [draft if d.position == draft.position else d for d in self._drafts]
 
     def skip(self, position: int) -> None:
-        self._skipped.add(position)
+        if any(d.position == position for d in self._drafts):
+            self._skipped.add(position)
 
     def finish(self) -> None:
         pass
@@ -228,8 +229,8 @@ class StagedDrafts(Drafts):
         self._flush()
         e = draft.event
         self.conn.execute(
-            "UPDATE drafts SET customer_id = ?, event_id = ?, event = ? WHERE position = ?",
-            (e.customer_id, e.event_id, encode(e), draft.position),
+            "UPDATE drafts SET customer_id = ?, event_id = ?, source = ?, line = ?, event = ? WHERE position = ?",
+            (e.customer_id, e.event_id, draft.source, draft.line, encode(e), draft.position),
         )
 
     def skip(self, position: int) -> None:

@@ -275,7 +275,6 @@ def test_each_type_takes_its_own_fields(raw, expected):
     assert problems_of(raw) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="the message says 'a upsell' (inputs.shape_problems writes 'a {kind}' for every type)")
 def test_an_upsell_without_terms_is_refused_in_plain_english():
     assert problems_of(but(SEAT_CHANGE, type="upsell", quantity=None)) == [
         ("-", "an upsell must give at least one of plan, quantity, unit_price, amount, billing_months, discount_pct, "

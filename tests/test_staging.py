@@ -178,8 +178,7 @@ def test_find_position_gives_the_draft_at_a_position(which, tmp_path):
     "which",
     [
         pytest.param(in_memory, id="Drafts"),
-        pytest.param(on_disk, id="StagedDrafts", marks=pytest.mark.xfail(
-            strict=True, reason="StagedDrafts.replace updates the event only, keeping the old draft's source and line")),
+        pytest.param(on_disk, id="StagedDrafts"),
     ],
 )
 def test_replace_takes_the_new_drafts_source_and_line(which, tmp_path):
@@ -191,8 +190,7 @@ def test_replace_takes_the_new_drafts_source_and_line(which, tmp_path):
 @pytest.mark.parametrize(
     "which",
     [
-        pytest.param(in_memory, id="Drafts", marks=pytest.mark.xfail(
-            strict=True, reason="Drafts.skip counts a position no draft holds as skipped")),
+        pytest.param(in_memory, id="Drafts"),
         pytest.param(on_disk, id="StagedDrafts"),
     ],
 )
