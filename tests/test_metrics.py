@@ -15,9 +15,9 @@ import oracle
 from conftest import FIXTURES, IN_CI, Revledger, record_history
 from ledger.clock import parse_instant
 from ledger.location import open_store
-from projections import queries
+from projections import monthly, queries
 from projections.metrics import ReconciliationError, arpa_cents, group_order, metrics_report
-from projections.periods import parse_period, split
+from projections.periods import month_end, parse_period, split
 from projections.readmodel import ReadModel, default_path
 from strategies import event_histories
 
@@ -375,19 +375,24 @@ DAYS = st.dates(min_value=dt.date(2024, 12, 1), max_value=dt.date(2027, 1, 31))
     length=st.integers(0, 800),
     period=st.sampled_from(["month", "quarter", "year"]),
     by=st.sampled_from([None, None, "segment", "region", "attr.tier"]),
+    whole_months=st.booleans(),
     data=st.data(),
 )
 def test_metrics_equal_a_naive_computation_as_now_known_and_at_earlier_cut_offs(
-    tmp_path, history, first, length, period, by, data
+    tmp_path, history, first, length, period, by, whole_months, data
 ):
     rm, recorded, store = record_history(tmp_path, history)
     last = first + dt.timedelta(days=length)
+    if whole_months:  # whole calendar months are answered from the month summaries, not the movements
+        first, last = first.replace(day=1), month_end(last)
     cuts = sorted({len(history), *data.draw(st.lists(st.integers(1, len(history)), max_size=2), label="cut-offs")})
     try:
         for cut in cuts:
             known = queries.knowledge(rm, parse_instant(recorded[cut - 1]))
             assert known.sequence == cut
             report = metrics_report(rm, first, last, known, period=period, by=by)
+            if whole_months and period == "month" and by != "attr.tier":
+                assert monthly.month_figures(rm, split(first, last, "month"), known, by) is not None
             assert report["known_at"] == recorded[cut - 1] and report["currency"] == "USD"
             got = report["periods"]
             want = oracle.metrics(history, first, last, period=period, by=by, known_seq=cut)
@@ -408,6 +413,39 @@ def test_metrics_equal_a_naive_computation_as_now_known_and_at_earlier_cut_offs(
                 total_open = sum((opening[c] for c in starters), Decimal(0))
                 total_close = sum((oracle.customer_mrr(seen, c, end) for c in starters), Decimal(0))
                 assert p["retention"]["nrr"] == (None if not total_open else f"{oracle.ratio(total_close, total_open):.6f}")
+    finally:
+        rm.close()
+        store.close()
+
+
+@settings(
+    max_examples=150 if IN_CI else 40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    print_blob=True,
+)
+@given(
+    history=event_histories(min_events=1, max_events=20, customers=3),
+    first=DAYS,
+    months=st.integers(1, 26),
+    by=st.sampled_from([None, "segment", "region", "channel"]),
+    data=st.data(),
+)
+def test_whole_months_from_the_month_summaries_equal_a_naive_computation(tmp_path, history, first, months, by, data):
+    """Whole calendar months are answered from the month summaries: the same figures, at every cut-off."""
+    rm, recorded, store = record_history(tmp_path, history)
+    first = first.replace(day=1)
+    last = month_end(dt.date(first.year + (first.month + months - 2) // 12, (first.month + months - 2) % 12 + 1, 1))
+    cuts = sorted({len(history), *data.draw(st.lists(st.integers(1, len(history)), max_size=2), label="cut-offs")})
+    try:
+        for cut in cuts:
+            known = queries.knowledge(rm, parse_instant(recorded[cut - 1]))
+            assert monthly.month_figures(rm, split(first, last, "month"), known, by) is not None
+            got = metrics_report(rm, first, last, known, period="month", by=by)["periods"]
+            want = oracle.metrics(history, first, last, period="month", by=by, known_seq=cut)
+            assert got == sorted((expected(w) for w in want), key=lambda p: (p["start"], group_order(p["group"]))), (
+                f"metrics differ as known at sequence {cut}"
+            )
     finally:
         rm.close()
         store.close()
