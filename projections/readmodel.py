@@ -408,7 +408,8 @@ class Projection:
                         raise StorageError(f"{failure}; run `revledger verify`") from failure
             else:
                 timeline = _fold(customer, self.rm.customer_events(customer, at), self.rm.settings)
-            old, ids = self.writer.current(customer)
+            # From an empty read model (a rebuild) no customer has rows yet, and the bulk load has no index to find them by.
+            old, ids = self.writer.current(customer) if self.head else (None, None)
             self.writer.replace(customer, old, ids, derive(timeline, self.policy), at)
             cache[customer] = (at, timeline)
             if len(cache) > CACHE_CUSTOMERS:
