@@ -20,6 +20,7 @@ from ledger.customer import fold
 from ledger.events import Event, event_from_record
 from ledger.money import from_cents, money_text
 from ledger.policy import DEFAULT, Policy
+from projections import summaries
 from projections.derive import DAY, MONTH
 from projections.readmodel import ReadModel
 
@@ -86,6 +87,33 @@ def customer_mrr_cents(rm: ReadModel, as_of: date, known: int, customer_id: str 
     return {customer: cents for customer, _, cents in rows}
 
 
+def mrr_total_cents(rm: ReadModel, as_of: date, known: int) -> tuple[int, int]:
+    """(Σ MRR in cents, active customers) at the end of ``as_of``, without visiting every customer.
+
+    The month summaries give the end of the month before ``as_of``'s (the sum of
+    every earlier month's net and of its customers gained minus lost); the day
+    movements of ``as_of``'s own month up to that day give the rest.
+    """
+    month = as_of.isoformat()[:7]
+    total, active = summaries.closing_before(rm.db, "", month, known)
+    first = as_of.replace(day=1).isoformat()
+    per_customer: dict[str, list[int]] = {}
+    for customer_id, from_cents, to_cents in rm.db.execute(
+        f"SELECT customer_id, from_cents, to_cents FROM movements WHERE grain = 0 AND date >= :first AND date <= :day "
+        f"AND {VISIBLE} ORDER BY customer_id, date",
+        {"known": known, "first": first, "day": as_of.isoformat()},
+    ):
+        seen = per_customer.get(customer_id)
+        if seen is None:
+            per_customer[customer_id] = [from_cents, to_cents]
+        else:
+            seen[1] = to_cents
+    for opening, closing in per_customer.values():
+        total += closing - opening
+        active += (closing > 0) - (opening > 0)
+    return total, active
+
+
 def attribute_on(rm: ReadModel, name: str, day: date, known: int) -> dict[str, str]:
     """Each customer's value of attribute ``name`` on ``day`` (latest effective, then latest recorded)."""
     rows = rm.db.execute(
@@ -118,8 +146,12 @@ def mrr_report(
 
     ``top``: the N customers with the largest MRR on the day, ties by customer id (SPEC §16 ``customers_top``).
     """
-    per_customer = customer_mrr_cents(rm, as_of, k.sequence, customer)
-    total = sum(per_customer.values())
+    if customer is None and by is None and top is None:
+        per_customer: dict[str, int] = {}
+        total, active = mrr_total_cents(rm, as_of, k.sequence)
+    else:
+        per_customer = customer_mrr_cents(rm, as_of, k.sequence, customer)
+        total, active = sum(per_customer.values()), sum(1 for cents in per_customer.values() if cents > 0)
     header = report_header(rm, k)
     report: dict[str, Any] = {
         "as_of": as_of.isoformat(),
@@ -127,7 +159,7 @@ def mrr_report(
         **header,
         "mrr": money_text(from_cents(total)),
         "arr": money_text(from_cents(12 * total)),
-        "customers": sum(1 for cents in per_customer.values() if cents > 0),
+        "customers": active,
     }
     if by:
         values = attribute_on(rm, by, as_of, k.sequence)

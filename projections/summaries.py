@@ -137,3 +137,15 @@ def read(conn: sqlite3.Connection, dimension: str, known: int, last_month: str) 
     for month, value, *values in rows:
         found.setdefault(month, {})[value if value != "" or dimension == "" else None] = dict(zip(FIELDS, values))
     return found
+
+
+def closing_before(conn: sqlite3.Connection, dimension: str, month: str, known: int) -> tuple[int, int]:
+    """(Σ MRR in cents, active customers) at the end of the month before ``month``, as known: every earlier month's net."""
+    if dimension != "":
+        raise ValueError("only the whole ledger's closing is a plain sum (groups move MRR between them)")
+    net, active = conn.execute(
+        "SELECT coalesce(sum(net_cents), 0), coalesce(sum(activated - lost), 0) FROM summaries "
+        "WHERE dimension = '' AND month < ? AND known_from <= ? AND known_to > ?",
+        (month, known, known),
+    ).fetchone()
+    return net, active

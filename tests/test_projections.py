@@ -145,6 +145,10 @@ def _check_history(tmp_path, history):
             for customer in customers:
                 want = oracle.customer_mrr(history, customer, day, known_seq=cut)
                 assert from_cents(per_customer.get(customer, 0)) == want, (customer, day, cut)
+            # the total, read from the month summaries and the day's month of movements
+            wants = [oracle.customer_mrr(history, c, day, known_seq=cut) for c in customers]
+            total, active = queries.mrr_total_cents(rm, day, known.sequence)
+            assert (from_cents(total), active) == (sum(wants, Decimal(0)), sum(1 for w in wants if w > 0)), (day, cut)
         # opening MRR + the day's movements = closing MRR, for every customer and day
         for m in got:
             before = dt.date.fromisoformat(m["date"]) - dt.timedelta(days=1)
