@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ledger.money import cents_text, ratio, ratio_text
+from projections import summaries
 from projections.metrics import KINDS, movement_stream
 from projections.movements import CONTRACTION, NEW
 from projections.periods import month_end
@@ -25,8 +26,60 @@ def _month_text(day: date) -> str:
     return day.isoformat()[:7]
 
 
+def _offset(k: int, month: str, as_of: date, mrr: int, mrr_0: int, active: int, size: int, contraction: int) -> dict:
+    return {
+        "k": k,
+        "month": month,
+        "as_of": as_of.isoformat(),
+        "mrr": cents_text(mrr),
+        "nrr": ratio_text(ratio(mrr, mrr_0)),
+        "active": active,
+        "logo_retention": ratio_text(ratio(active, size)),
+        "contraction": cents_text(contraction),
+        "contraction_rate": ratio_text(ratio(contraction, mrr_0)),
+    }
+
+
 def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> dict[str, Any]:
     """Every cohort whose month overlaps [start, end], with MRR, NRR, logos and contraction per month offset."""
+    if end == month_end(end):
+        return {**report_header(rm, known), "cohorts": _from_summaries(rm, start, end, known)}
+    return {**report_header(rm, known), "cohorts": _from_movements(rm, start, end, known)}
+
+
+def _from_summaries(rm: ReadModel, start: date, end: date, known: Knowledge) -> list[dict[str, Any]]:
+    """The cohorts of a range ending on a month's last day, from the month summaries by cohort (no movement read)."""
+    last = _month_text(end)
+    kept = summaries.read(rm.db, "cohort", known.sequence, last)
+    first = _month_text(start)
+    found = []
+    # A cohort's members are the customers whose one `new` is in its month (a late event may have emptied one).
+    for cohort in sorted(m for m, sums in kept.items() if first <= m and sums.get(m, {}).get("had_new", 0) > 0):
+        size = kept[cohort][cohort]["had_new"]
+        month = date.fromisoformat(cohort + "-01")
+        mrr = active = contraction = 0
+        mrr_0 = None
+        offsets = []
+        while True:
+            label = _month_text(month)
+            v = kept.get(label, {}).get(cohort)
+            if v:
+                mrr += v["net_cents"]
+                active += v["activated"] - v["lost"]
+                if label > cohort:
+                    contraction += v["contraction_cents"]
+            mrr_0 = mrr if mrr_0 is None else mrr_0
+            as_of = month_end(month)
+            offsets.append(_offset(len(offsets), label, as_of, mrr, mrr_0, active, size, contraction))
+            if as_of >= end:
+                break
+            month = as_of + timedelta(days=1)
+        found.append({"cohort": cohort, "customers": size, "mrr_0": offsets[0]["mrr"], "offsets": offsets})
+    return found
+
+
+def _from_movements(rm: ReadModel, start: date, end: date, known: Knowledge) -> list[dict[str, Any]]:
+    """The cohorts of any range, from the movements up to its end."""
     rows = movement_stream(rm, end, known.sequence, grain_of(known))
     news = {k for k, (category, _) in KINDS.items() if category == NEW}
     contractions = {k for k, (category, _) in KINDS.items() if category == CONTRACTION}
@@ -94,4 +147,4 @@ def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> d
         for row in rows:
             del row["_mrr"]
         cohorts.append({"cohort": cohort, "customers": size[cohort], "mrr_0": rows[0]["mrr"] if rows else "0.00", "offsets": rows})
-    return {**report_header(rm, known), "cohorts": cohorts}
+    return cohorts

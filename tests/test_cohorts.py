@@ -108,11 +108,16 @@ def test_the_example_ledger_equals_the_naive_computation(rl):
     history=event_histories(min_events=1, max_events=20, customers=3),
     first=st.dates(min_value=dt.date(2024, 12, 1), max_value=dt.date(2026, 12, 31)),
     length=st.integers(0, 800),
+    to_month_end=st.booleans(),
     data=st.data(),
 )
-def test_cohorts_equal_a_naive_computation_as_now_known_and_at_earlier_cut_offs(tmp_path, history, first, length, data):
+def test_cohorts_equal_a_naive_computation_as_now_known_and_at_earlier_cut_offs(
+    tmp_path, history, first, length, to_month_end, data
+):
     rm, recorded, store = record_history(tmp_path, history)
     last = first + dt.timedelta(days=length)
+    if to_month_end:  # a range ending on a month's last day is answered from the month summaries
+        last = oracle.month_end(last)
     cuts = sorted({len(history), *data.draw(st.lists(st.integers(1, len(history)), max_size=2), label="cut-offs")})
     try:
         for cut in cuts:
