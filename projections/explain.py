@@ -18,7 +18,7 @@ from projections.durability import WITHIN_DAYS, Grain, Signals, signals
 from projections.metrics import Figures, ReconciliationError, figures_json, report_for
 from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
 from projections.periods import require_whole_months
-from projections.queries import VISIBLE, Knowledge, attribute_on, report_header
+from projections.queries import VISIBLE, Knowledge, attribute_on, grain_of, report_header
 from projections.readmodel import ReadModel
 
 MONEY_METRICS = (
@@ -139,25 +139,53 @@ def _value(entry: dict[str, Any], metric: str) -> Any:
     return value
 
 
-def _customers(rm: ReadModel, start: date, end: date, known: int, members) -> dict[str, _Customer]:
-    rows = rm.db.execute(
-        "SELECT customer_id, date, category, cause, from_cents, to_cents, event_ids, parts FROM movements "
-        f"WHERE {VISIBLE} AND date <= :end ORDER BY date",
-        {"known": known, "end": end.isoformat()},
-    )
+MOVE_COLUMNS = "customer_id, date, category, cause, from_cents, to_cents, event_ids, parts"
+# The figures that take every customer active at an end of the range, not only those that moved inside it.
+WHOLE_BOOK = ("opening_mrr", "customers.opening", "closing_mrr", "arr", "customers.closing")
+_UP_TO_END = f"SELECT {MOVE_COLUMNS} FROM movements WHERE grain = :grain AND date <= :end AND {VISIBLE} ORDER BY date"
+_INSIDE = (
+    f"SELECT {MOVE_COLUMNS} FROM movements WHERE grain = :grain AND date >= :first AND date <= :end AND {VISIBLE} "
+    "ORDER BY date"
+)
+
+
+def _move(row) -> _Move:
+    _, day, category, cause, from_cents, to_cents, event_ids, parts = row
+    return _Move(day, category, cause, from_cents, to_cents, tuple(json.loads(event_ids)), parts)
+
+
+def _customers(
+    rm: ReadModel, start: date, end: date, known: Knowledge, members, *, everyone: bool = False, opening: bool = False
+) -> dict[str, _Customer]:
+    """Each customer's movements inside [start, end], at the grain in force.
+
+    ``everyone``: every customer with a movement up to ``end``, with its last one
+    before ``start`` (the book at opening and closing). ``opening``: the last one
+    before ``start`` too, for the customers that moved inside (the retention figures).
+    """
+    grain = grain_of(known)
     first = start.isoformat()
+    params = {"known": known.sequence, "grain": grain, "first": first, "end": end.isoformat()}
     customers: dict[str, _Customer] = {}
-    for customer_id, day, category, cause, from_cents, to_cents, event_ids, parts in rows:
-        if not members(customer_id):
+    for row in rm.db.execute(_UP_TO_END if everyone else _INSIDE, params):
+        if not members(row[0]):
             continue
-        c = customers.setdefault(customer_id, _Customer())
-        move = _Move(day, category, cause, from_cents, to_cents, tuple(json.loads(event_ids)), parts)
-        if day < first:
-            c.before = move
+        c = customers.setdefault(row[0], _Customer())
+        if row[1] < first:
+            c.before = _move(row)
         else:
             if c.inside is None:
                 c.inside = []
-            c.inside.append(move)
+            c.inside.append(_move(row))
+    if opening and not everyone:
+        for customer_id, c in customers.items():
+            row = rm.db.execute(
+                f"SELECT {MOVE_COLUMNS} FROM movements WHERE customer_id = :customer AND grain = :grain AND date < :first "
+                f"AND {VISIBLE} ORDER BY date DESC LIMIT 1",
+                {**params, "customer": customer_id},
+            ).fetchone()
+            if row is not None:
+                c.before = _move(row)
     return customers
 
 
@@ -258,7 +286,10 @@ def explain(
         members = lambda customer_id: values.get(customer_id) == group  # noqa: E731
     else:
         members = lambda customer_id: True  # noqa: E731
-    items = _items(metric, _customers(rm, start, end, known.sequence, members))
+    customers = _customers(
+        rm, start, end, known, members, everyone=metric in WHOLE_BOOK, opening=metric.startswith("retention.")
+    )
+    items = _items(metric, customers)
     counting = metric in COUNT_METRICS
     total = sum(amount for _, amount, _ in items)
     if (str(total) if counting else cents_text(total)) != str(value):
@@ -329,7 +360,7 @@ def _explain_durability(
     else:
         members = lambda customer_id: True  # noqa: E731
     # Every movement from the period's first day on, later ones too (a customer's one `new` is its first movement).
-    customers = _customers(rm, start, date.max, known.sequence, members)
+    customers = _customers(rm, start, date.max, known, members)
     items = _durability_items(kind, figure, customers, start, end, Grain(known.policy.monthly), within)
     counting = is_count(metric)
     total = sum(amount for _, amount, _, _ in items)

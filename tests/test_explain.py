@@ -6,13 +6,18 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import FIXTURES, Revledger
+import oracle
+from conftest import FIXTURES, IN_CI, Revledger, record_history
+from ledger.clock import parse_instant
 from ledger.location import open_store
 from projections import queries
 from projections.explain import COUNT_METRICS, MONEY_METRICS, RATIOS, explain
 from projections.metrics import report_for
 from projections.readmodel import ReadModel, default_path
+from strategies import event_histories
 
 PERIODS = [("2025-01-01", "2025-03-31"), ("2025-07-01", "2025-07-31"), ("2026-01-01", "2026-06-30"), ("2025-01-01", "2026-12-31")]
 
@@ -147,3 +152,64 @@ def test_ratios_are_refused_naming_their_parts(rl, metric):
 def test_unknown_metrics_are_refused(rl):
     result = rl("explain", "bridge.upsell", "--from", "2026-01-01", "--to", "2026-01-31", ok=False)
     assert result.exit_code == 1 and "cannot explain 'bridge.upsell'" in result.stderr
+
+
+# -- against the naive computation -------------------------------------------------------------
+
+def _naive_items(history, metric: str, start: dt.date, end: dt.date, cut: int) -> list[tuple[str, str]]:
+    """(customer, amount) per customer making up ``metric`` over [start, end], from the oracle's re-fold."""
+    seen = oracle.visible(history, cut)
+    moves = [m for m in oracle.movements(history, known_seq=cut) if start <= m["date"] <= end]
+    items = []
+    for c in oracle.customer_ids(seen):
+        o = oracle.customer_mrr(seen, c, start - dt.timedelta(days=1))
+        k = oracle.customer_mrr(seen, c, end)
+        theirs = [m for m in moves if m["customer_id"] == c]
+        amount: Decimal | int | None = None
+        if metric == "opening_mrr" and o > 0:
+            amount = o
+        elif metric == "customers.closing" and k > 0:
+            amount = 1
+        elif metric == "bridge.net_new" and theirs:
+            amount = k - o
+        elif metric.startswith("bridge.") and metric != "bridge.net_new":
+            kind = [m["amount"] for m in theirs if m["category"] == metric[len("bridge."):]]
+            amount = sum(kind, Decimal(0)) if kind else None
+        elif metric == "customers.new" and any(m["category"] == "new" for m in theirs):
+            amount = 1
+        elif metric == "retention.churn" and o > 0 and k == 0:
+            amount = o
+        elif metric == "retention.expansion" and 0 < o < k:
+            amount = k - o
+        elif metric == "retention.contraction" and 0 < k < o:
+            amount = o - k
+        if amount is not None:
+            items.append((c, str(amount) if isinstance(amount, int) else f"{amount:.2f}"))
+    return items
+
+
+NAIVE_METRICS = ["opening_mrr", "customers.closing", "bridge.net_new", "bridge.new", "bridge.expansion",
+                 "bridge.contraction", "bridge.churn", "bridge.reactivation", "customers.new", "retention.churn",
+                 "retention.expansion", "retention.contraction"]
+
+
+@settings(max_examples=100 if IN_CI else 25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], print_blob=True)
+@given(
+    history=event_histories(min_events=1, max_events=20, customers=3),
+    first=st.dates(min_value=dt.date(2024, 12, 1), max_value=dt.date(2026, 12, 31)),
+    length=st.integers(0, 400),
+    cut_share=st.floats(0.3, 1.0),
+)
+def test_each_figures_items_are_the_customers_a_naive_re_fold_finds(tmp_path, history, first, length, cut_share):
+    rm, recorded, store = record_history(tmp_path, history)
+    last = first + dt.timedelta(days=length)
+    cut = max(1, round(cut_share * len(history)))
+    try:
+        known = queries.knowledge(rm, parse_instant(recorded[cut - 1]))
+        for metric in NAIVE_METRICS:
+            got = [(i["customer_id"], i["amount"]) for i in explain(rm, metric, first, last, known)["items"]]
+            assert got == _naive_items(history, metric, first, last, cut), (metric, cut)
+    finally:
+        rm.close()
+        store.close()

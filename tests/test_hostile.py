@@ -214,6 +214,7 @@ SAFE_IN_SQL = {
     "marks",            # ",".join("?" * n): placeholders for an IN (...) list
     "table",            # loops over constant table names
     "columns",          # column lists from constant tables
+    "MOVE_COLUMNS",     # projections.explain: the movements columns it reads, a constant
     "CURRENT",          # projections.readmodel: known_to of a row still in force, an integer constant
     "index_name",       # projections.readmodel: the names of its own indexes, constants
     "schema",           # projections.verify: "main" or "stored", the two read-model files it compares
