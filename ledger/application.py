@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ledger import events as ev
 from ledger.clock import instant_text, parse_instant
@@ -24,6 +24,7 @@ from ledger.customer import Timeline
 from ledger.errors import Problem, RejectedError, StorageError, UsageError
 from ledger.events import Event, canonical, derive_event_id, event_from_record, record_fragments, same_content
 from ledger.files import read_file
+from ledger.history import History, Projection
 from ledger.inputs import fast_event, parse_row, shape_problems, to_event
 from ledger.locks import PeriodLock, lock_on, period_locks
 from ledger.policy import Policy
@@ -38,25 +39,6 @@ if TYPE_CHECKING:
     from ledger.invoice_import import ImportPlan, ImportSummary
 
 Batch = TypeVar("Batch", bound=Drafts)
-
-
-class History(Protocol):
-    """What the write side needs to know of the log as it stands (kept by the read models)."""
-
-    def catch_up(self) -> int:
-        """Bring the history up to the log's head; return the head sequence."""
-
-    def timeline(self, customer_id: str) -> Timeline:
-        """A fresh timeline of the customer as now known (empty for a new customer)."""
-
-    def find(self, event_ids: Iterable[str]) -> dict[str, Event]:
-        """The recorded events with these ids."""
-
-    def closes(self) -> list[Event]:
-        """The recorded ``period_closed`` events, in sequence order."""
-
-    def appending(self, head_sequence: int, last_sequence: int) -> Any:
-        """A context for the read models' side of an append (see ``Projection``)."""
 
 
 KEEP_EVENTS = 10_000  # a batch this small is handed back whole; a larger one by its count and ends
@@ -486,16 +468,6 @@ class Ledger:
                 projection.customer(timeline, existed)
         if problems:
             raise RejectedError(sorted(problems, key=lambda p: p.line))
-
-
-class Projection(Protocol):
-    """The read models' side of an append in the writer's process (``projections.readmodel.Projection``)."""
-
-    def customer(self, timeline: Timeline, existed: bool) -> None: ...
-
-    def indexed(self, rows: list[tuple]) -> None: ...
-
-    def commit(self, position: int) -> None: ...
 
 
 class Sealing:

@@ -47,7 +47,7 @@ from ledger.store import EventStore
 from ledger.stripe import read_stripe
 
 if TYPE_CHECKING:
-    from ledger.application import History
+    from ledger.history import History
 
 FORMATS = ("invoices", "stripe")
 LINES_KEY = "invoices.lines"

@@ -36,7 +36,7 @@ from ledger.retry import Retry
 from ledger.settings import LedgerSettings
 from ledger.store import EventStore
 from projections import summaries
-from projections.derive import CONTRIBUTION_COLUMNS, CustomerRows, derive
+from projections.derive import CONTRIBUTION_COLUMNS, derive
 from projections.versioning import CURRENT, Writer
 
 SCHEMA_VERSION = 4
@@ -122,7 +122,7 @@ def _drop_indexes(conn: sqlite3.Connection) -> None:
 
 
 class ReadModel:
-    """The projections of one ledger, and the write side's view of its history (``ledger.application.History``)."""
+    """The projections of one ledger, and the write side's view of its history (``ledger.history.History``)."""
 
     def __init__(self, path: str, store: EventStore, settings: LedgerSettings | None = None):
         self.path = path
@@ -213,7 +213,7 @@ class ReadModel:
             "SELECT DISTINCT customer_id FROM events WHERE customer_id != '' AND sequence <= ? ORDER BY customer_id", (upto,)
         )]
 
-    # -- the write side's view (ledger.application.History) --------------------------------
+    # -- the write side's view (ledger.history.History) --------------------------------
 
     def timeline(self, customer_id: str) -> Timeline:
         """A fresh timeline of the customer as now known (empty for a new customer)."""
