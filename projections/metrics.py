@@ -11,63 +11,20 @@ never a report.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 from typing import Any
 
 from ledger.customer import CAUSES
-from ledger.errors import StorageError
 from ledger.money import cents_text, ratio, ratio_text
+from projections.bridge import Figures, ReconciliationError
+from projections.monthly import month_figures
 from projections.movements import CATEGORIES, CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
 from projections.periods import split
 from projections.queries import VISIBLE, Knowledge, grain_of, report_header
 from projections.readmodel import ReadModel
 
 _COUNTED = frozenset({NEW, REACTIVATION, CHURN})  # customers.new / reactivated / churned
-
-
-class ReconciliationError(StorageError):
-    """A figure that does not reconcile: the read models disagree with themselves (run `revledger rebuild`)."""
-
-
-@dataclass(slots=True)
-class Figures:
-    """One period's figures for one group, in integer cents (SPEC §6).
-
-    Attributes:
-      opening, closing: Σ MRR of the group's customers at the end of s-1 and of e.
-      opening_count, closing_count: its customers active (MRR > 0) then.
-      bridge: Σ movement amounts per category, dated in the period.
-      movers: customers with at least one movement of each category in the period.
-      causes: Σ amounts of expansion and contraction movements per cause.
-      retention_expansion, retention_contraction, retention_churn: SPEC §6's retention.* over S,
-        the customers active at opening; logos_lost: those of S with no MRR at closing.
-      mover_counts: the movers' counts when only counts are known (month summaries), else None.
-    """
-
-    opening: int = 0
-    closing: int = 0
-    opening_count: int = 0
-    closing_count: int = 0
-    bridge: dict[str, int] = field(default_factory=lambda: {c: 0 for c in (NEW, EXPANSION, CONTRACTION, CHURN, REACTIVATION)})
-    movers: dict[str, set[str]] = field(default_factory=lambda: {NEW: set(), REACTIVATION: set(), CHURN: set()})
-    causes: dict[str, dict[str, int]] = field(default_factory=lambda: {EXPANSION: {}, CONTRACTION: {}})
-    retention_expansion: int = 0
-    retention_contraction: int = 0
-    retention_churn: int = 0
-    logos_lost: int = 0
-    touched: bool = False
-    mover_counts: dict[str, int] | None = None
-
-    def movers_of(self, category: str) -> int:
-        """How many customers had at least one movement of ``category`` (new, reactivation, churn) in the period."""
-        return self.mover_counts[category] if self.mover_counts is not None else len(self.movers[category])
-
-    @property
-    def net_new(self) -> int:
-        b = self.bridge
-        return b[NEW] + b[EXPANSION] + b[REACTIVATION] - b[CONTRACTION] - b[CHURN]
 
 
 # A movement's (category, cause) as one small int, computed by SQLite: small ints are
@@ -354,8 +311,6 @@ def measure(
     rm: ReadModel, spans: list[tuple[date, date]], known: Knowledge, by: str | None = None
 ) -> list[tuple[date, date, dict[str | None, Figures]]]:
     """Figures per consecutive period and group: from the month summaries for whole months, else from the movements."""
-    from projections.monthly import month_figures  # it builds on this module's Figures
-
     found = month_figures(rm, spans, known, by)
     return found if found is not None else period_figures(rm, spans, known.sequence, by, grain_of(known))
 

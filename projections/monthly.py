@@ -13,7 +13,7 @@ from datetime import date
 
 from ledger.customer import CAUSES
 from projections import summaries
-from projections.metrics import Figures, ReconciliationError
+from projections.bridge import Figures, ReconciliationError
 from projections.movements import CATEGORIES, CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
 from projections.periods import month_end
 from projections.queries import Knowledge

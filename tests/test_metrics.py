@@ -321,7 +321,7 @@ def test_a_read_model_that_does_not_reconcile_is_an_error_not_a_report(rl, monke
     rm = ReadModel(default_path(rl.db), open_store(rl.db))
     rm.catch_up()
     known = queries.knowledge(rm, None)
-    monkeypatch.setattr("projections.monthly.month_figures", lambda *args: None)  # read the movements themselves
+    monkeypatch.setattr("projections.metrics.month_figures", lambda *args: None)  # read the movements themselves
     # a movement whose amount disagrees with the MRR it leaves behind: the bridge no longer reconciles
     rm.db.execute("UPDATE movements SET to_cents = to_cents + 1 WHERE customer_id = 'acme' AND date = '2026-02-20'")
     with pytest.raises(ReconciliationError, match=r"2026-02-01\.\.2026-02-28: opening 1300.00 \+ net new 100.00 != closing 1400.01"):
