@@ -13,6 +13,7 @@ from cli.output import deliver
 from cli.render import Column, known_suffix
 from cli.xlsx import Sheet
 from projections.durability import durability_report
+from projections.figures import flatten
 from projections.periods import parse_range, period_label
 from projections.queries import Knowledge
 from projections.retention import retention_report
@@ -158,7 +159,7 @@ def durability_table(report: dict[str, Any], k: Knowledge, by: str | None) -> st
         columns += [Column(path, label, kind) for path, label, kind in figures]
         rows = []
         for entry in report["periods"]:
-            flat = render.flatten(entry)
+            flat = flatten(entry)
             row = {"period": period_label(entry["start"], entry["end"]), "group": "(none)" if entry["group"] is None else entry["group"]}
             for path, _, kind in figures:
                 value = flat[path]
@@ -194,8 +195,8 @@ def durability(
         format.value,
         out,
         json=lambda: report,
-        csv=lambda: ([render.flatten(p) for p in report["periods"]], DURABILITY_KEYS),
+        csv=lambda: ([flatten(p) for p in report["periods"]], DURABILITY_KEYS),
         table=lambda: durability_table(report, k, group),
-        xlsx=lambda: [Sheet("durability", [render.flatten(p) for p in report["periods"]], sheet_columns,
+        xlsx=lambda: [Sheet("durability", [flatten(p) for p in report["periods"]], sheet_columns,
                             _notes(f"Durability signals, {_window_text(report)}", report))],
     )

@@ -13,6 +13,7 @@ it, from data embedded in the file (no server, no network), by the rules of
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -456,13 +457,16 @@ def coverage(drill: dict[str, Any]) -> str:
             "for the whole range, each figure's panel gives the `revledger explain` command that lists them.")
 
 
+def embedded(data: dict[str, Any]) -> str:
+    """JSON to sit inside a ``<script type="application/json">``: no ``<`` at all, so nothing can close the tag."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
 # -- the document ----------------------------------------------------------------------------------
 
 
 def document(data: dict[str, Any]) -> str:
     """The whole report as one HTML string, from the documents gathered by ``cli.report.gather``."""
-    from cli.report import embedded
-
     periods = [p for p in data["metrics"]["periods"]]
     largest = max([Decimal(p["closing_mrr"]) for p in periods] + [Decimal(p["opening_mrr"]) for p in periods] + [ZERO])
     units = Units.for_largest(largest)

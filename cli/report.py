@@ -8,7 +8,6 @@ from which the page lists what makes up any figure, as `explain` does.
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -19,7 +18,6 @@ from cli.context import state
 from cli.options import From, KnownAt, Opt, Period, PeriodOption, PolicyOption, To, attribute
 from cli.output import write_atomically
 from cli.progress import progress
-from ledger.errors import UsageError
 from projections import names, queries
 from projections.movements import CATEGORIES
 from projections.movers import top_movers
@@ -214,11 +212,6 @@ def _event(event: Any, event_id: str) -> list[Any]:
         return [event_id, None, None, None, None, None, None]
     return [event_id, event.sequence, event.effective_date.isoformat(), event.recorded_at, event.actor, event.source,
             event.type]
-
-
-def embedded(data: dict[str, Any]) -> str:
-    """JSON to sit inside a ``<script type="application/json">``: no ``<`` at all, so nothing can close the tag."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
 # -- the command ---------------------------------------------------------------------------------

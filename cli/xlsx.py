@@ -28,8 +28,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from cli.render import Column, figure_kind, flatten, with_net_change
+from cli.render import Column, figure_kind, with_net_change
 from ledger.customer import CAUSES
+from projections.figures import flatten
 from projections.periods import period_label
 
 MONEY_FORMAT = "#,##0.00"
