@@ -25,11 +25,11 @@ from decimal import Decimal
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from projections.figures import flatten  # noqa: F401 - the CSV form of a report: dotted figure names
 
 FORMATS = ("table", "json", "csv")
 NEGATIVE = ("contraction", "churn")
@@ -217,12 +217,75 @@ def console(file: Any, colour: bool) -> Console:
 def table(
     rows: Sequence[dict[str, Any]], columns: Sequence[Column], title: str | None = None, *, colour: bool | None = None
 ) -> str:
-    """An aligned table: numbers right-aligned, text left-aligned, with the title (period, currency, known-at) above."""
+    """An aligned table: numbers right-aligned, text left-aligned, with the title (period, currency, known-at) above.
+
+    Drawn directly (columns three spaces apart, a rule under the headings):
+    a report of ten thousand movements is written in a fraction of a second.
+    A cell rich must sanitise (a control character, a line break) sends the
+    whole table through rich instead, which draws the same layout.
+    """
     colour = colour_wanted() if colour is None else colour
+    numeric = [c.kind in NUMERIC for c in columns]
+    grid = [[_styled_text(row, c, colour) for c in columns] for row in rows]
+    if not all(text.isprintable() for cells in grid for text, _ in cells) or not all(
+        c.heading.isprintable() for c in columns
+    ) or (title is not None and not title.isprintable()):
+        return _rich_table(rows, columns, title, colour)
+    widths = [_width(c.heading) for c in columns]
+    lengths = [[_width(text) for text, _ in cells] for cells in grid]
+    for cells in lengths:
+        for i, n in enumerate(cells):
+            if n > widths[i]:
+                widths[i] = n
+    bold, reset = ("\x1b[1m", "\x1b[0m") if colour else ("", "")
+    lines = [f"{bold}{title}{reset}"] if title else []
+
+    def line(cells: list[tuple[str, str]], sizes: list[int], style_all: str = "") -> str:
+        parts = []
+        for i, (text, style) in enumerate(cells):
+            pad = " " * (widths[i] - sizes[i])
+            style = style_all or style
+            shown = f"{_ANSI[style]}{text}\x1b[0m" if colour and style else text
+            parts.append(pad + shown if numeric[i] else shown + pad)
+        return "   ".join(parts).rstrip()
+
+    headings = [(c.heading, "bold") for c in columns]
+    lines.append(line(headings, [_width(c.heading) for c in columns], "bold" if colour else ""))
+    lines.append("─" * (sum(widths) + 3 * (len(widths) - 1)))
+    for cells, sizes in zip(grid, lengths):
+        lines.append(line(cells, sizes))
+    if not rows:
+        lines.append("(none)")
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Terminal cells a text takes (a wide character two, as rich counts them)."""
+    return len(text) if text.isascii() else cell_len(text)
+
+
+NUMERIC = frozenset({"money", "change", "ratio", "multiple", "count", "decimal"})
+_ANSI = {"red": "\x1b[31m", "green": "\x1b[32m", "bold": "\x1b[1m"}
+
+
+def _styled_text(row: dict[str, Any], column: Column, colour: bool) -> tuple[str, str]:
+    """A cell's text and its style (red for a loss, green for a gain, "" for none)."""
+    value = row.get(column.key)
+    kind = column.kind_for(row)
+    text = _cell(value, kind)
+    if kind in ("money", "change") and value is not None and Decimal(value) < 0:
+        return text, "red"
+    if column.key == "category" and value in NEGATIVE:
+        return f"▼ {text}", "red"
+    if column.key == "category" and value:
+        return f"▲ {text}", "green"
+    return text, ""
+
+
+def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], title: str | None, colour: bool) -> str:
     grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold" if colour else "")
     for c in columns:
-        numeric = c.kind in ("money", "change", "ratio", "multiple", "count", "decimal")
-        grid.add_column(c.heading, justify="right" if numeric else "left", no_wrap=True)
+        grid.add_column(c.heading, justify="right" if c.kind in NUMERIC else "left", no_wrap=True)
     for row in rows:
         grid.add_row(*(_styled(row, c, colour) for c in columns))
     buffer = io.StringIO()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cli import progress as progress_module
-from cli.render import Column, figure_cell, lowers_mrr, money_cell, ratio_cell, table
+from cli.render import Column, _rich_table, figure_cell, lowers_mrr, money_cell, ratio_cell, table
 
 EVENTS = """\
 event_id,type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount
@@ -166,3 +170,29 @@ def test_progress_appears_when_stderr_is_a_terminal(rl):
     assert b"rebuilt the read models from 212 events" in seen
     # and off a terminal, the same command writes nothing on stderr
     assert rl("rebuild").stderr == ""
+
+
+# The table is drawn directly for speed; rich, which drew it before, is the independent layout it must match.
+_CELL_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=12)
+_MONEY = st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False, allow_infinity=False).map(str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.fixed_dictionaries({"name": _CELL_TEXT, "amount": _MONEY, "category": st.sampled_from(
+        ["new", "expansion", "contraction", "churn", "reactivation", None])}), max_size=6),
+    title=st.none() | _CELL_TEXT,
+    colour=st.booleans(),
+)
+def test_a_table_is_laid_out_as_rich_lays_it_out(rows, title, colour):
+    columns = [Column("name", "customer 名前"), Column("amount", "amount", "money"), Column("category", "category")]
+    drawn, reference = table(rows, columns, title, colour=colour), _rich_table(rows, columns, title, colour)
+    if not colour:
+        assert drawn == reference
+    else:  # the same characters in the same places; colour codes may wrap the padding differently
+        def visible(text: str) -> list[str]:
+            return [line.rstrip() for line in re.sub(r"\x1b\[[0-9;]*m", "", text).split("\n")]
+
+        assert visible(drawn) == visible(reference)
+        assert ("\x1b[31m" in drawn) == ("\x1b[31m" in reference)
+        assert ("\x1b[32m" in drawn) == ("\x1b[32m" in reference)
