@@ -104,7 +104,8 @@ def in_report_order(document: dict[str, Any]) -> dict[str, Any]:
 def closes(rm: ReadModel, known: Knowledge) -> list[Close]:
     """Every period close recorded as of ``known``, in log order."""
     rows = rm.db.execute(
-        "SELECT record FROM events WHERE type = ? AND sequence <= ? ORDER BY sequence", (ev.PERIOD_CLOSED, known.sequence)
+        "SELECT record FROM events WHERE customer_id = '' AND type = ? AND sequence <= ? ORDER BY sequence",
+        (ev.PERIOD_CLOSED, known.sequence),
     )
     return [Close.of(event_from_record(json.loads(r[0]))) for r in rows]
 

@@ -62,7 +62,7 @@ def knowledge(rm: ReadModel, known_at: datetime | None) -> Knowledge:
 def policy_at(rm: ReadModel, sequence: int) -> Policy:
     """The policy in force once the log up to ``sequence`` is known: the latest ``policy_changed`` by then."""
     row = rm.db.execute(
-        "SELECT record FROM events WHERE type = ? AND sequence <= ? ORDER BY sequence DESC LIMIT 1",
+        "SELECT record FROM events WHERE customer_id = '' AND type = ? AND sequence <= ? ORDER BY sequence DESC LIMIT 1",
         (ev.POLICY_CHANGED, sequence),
     ).fetchone()
     return Policy.from_text(event_from_record(json.loads(row[0])).details or "{}") if row else DEFAULT
@@ -98,16 +98,16 @@ def mrr_total_cents(rm: ReadModel, as_of: date, known: int) -> tuple[int, int]:
     total, active = summaries.closing_before(rm.db, "", month, known)
     first = as_of.replace(day=1).isoformat()
     per_customer: dict[str, list[int]] = {}
-    for customer_id, from_cents, to_cents in rm.db.execute(
+    for customer_id, before, after in rm.db.execute(
         f"SELECT customer_id, from_cents, to_cents FROM movements WHERE grain = 0 AND date >= :first AND date <= :day "
         f"AND {VISIBLE} ORDER BY customer_id, date",
         {"known": known, "first": first, "day": as_of.isoformat()},
     ):
         seen = per_customer.get(customer_id)
         if seen is None:
-            per_customer[customer_id] = [from_cents, to_cents]
+            per_customer[customer_id] = [before, after]
         else:
-            seen[1] = to_cents
+            seen[1] = after
     for opening, closing in per_customer.values():
         total += closing - opening
         active += (closing > 0) - (opening > 0)
