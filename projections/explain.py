@@ -147,6 +147,10 @@ _INSIDE = (
     f"SELECT {MOVE_COLUMNS} FROM movements WHERE grain = :grain AND date >= :first AND date <= :end AND {VISIBLE} "
     "ORDER BY date"
 )
+_INSIDE_OF = (
+    f"SELECT {MOVE_COLUMNS} FROM movements WHERE grain = :grain AND date >= :first AND date <= :end "
+    f"AND category = :category AND {VISIBLE} ORDER BY date"
+)
 
 
 def _move(row) -> _Move:
@@ -155,19 +159,22 @@ def _move(row) -> _Move:
 
 
 def _customers(
-    rm: ReadModel, start: date, end: date, known: Knowledge, members, *, everyone: bool = False, opening: bool = False
+    rm: ReadModel, start: date, end: date, known: Knowledge, members, *, everyone: bool = False, opening: bool = False,
+    category: str | None = None,
 ) -> dict[str, _Customer]:
     """Each customer's movements inside [start, end], at the grain in force.
 
     ``everyone``: every customer with a movement up to ``end``, with its last one
     before ``start`` (the book at opening and closing). ``opening``: the last one
     before ``start`` too, for the customers that moved inside (the retention figures).
+    ``category``: only the movements of that category (the figures that sum one).
     """
     grain = grain_of(known)
     first = start.isoformat()
-    params = {"known": known.sequence, "grain": grain, "first": first, "end": end.isoformat()}
+    params = {"known": known.sequence, "grain": grain, "first": first, "end": end.isoformat(), "category": category}
+    query = _UP_TO_END if everyone else _INSIDE if category is None or opening else _INSIDE_OF
     customers: dict[str, _Customer] = {}
-    for row in rm.db.execute(_UP_TO_END if everyone else _INSIDE, params):
+    for row in rm.db.execute(query, params):
         if not members(row[0]):
             continue
         c = customers.setdefault(row[0], _Customer())
@@ -231,23 +238,35 @@ def _items(metric: str, customers: dict[str, _Customer]) -> list[tuple[str, int,
     return items
 
 
+def _summed_category(metric: str) -> str | None:
+    """The one movement category a figure sums (bridge.expansion, customers.churned, causes.contraction.seats), or None."""
+    if metric.startswith("bridge.") and metric != "bridge.net_new":
+        return metric[7:]
+    if metric.startswith("customers.") and metric[10:] in _CATEGORY_OF:
+        return _CATEGORY_OF[metric[10:]]
+    if metric.startswith("causes."):
+        return metric.split(".", 2)[1]
+    return None
+
+
 def _events(rm: ReadModel, event_ids: set[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     ids = sorted(event_ids)
     for begin in range(0, len(ids), 500):
         chunk = ids[begin : begin + 500]
         marks = ",".join("?" * len(chunk))
-        for event_id, sequence, effective_date, recorded_at, record in rm.db.execute(
-            f"SELECT event_id, sequence, effective_date, recorded_at, record FROM events WHERE event_id IN ({marks})", chunk
+        for event_id, sequence, effective_date, recorded_at, actor, source in rm.db.execute(
+            "SELECT event_id, sequence, effective_date, recorded_at, json_extract(record, '$.actor'), json_extract(record, '$.source') "
+            f"FROM events WHERE event_id IN ({marks})",
+            chunk,
         ):
-            data = json.loads(record)
             found[event_id] = {
                 "event_id": event_id,
                 "sequence": sequence,
                 "effective_date": effective_date,
                 "recorded_at": recorded_at,
-                "actor": data.get("actor"),
-                "source": data.get("source"),
+                "actor": actor,
+                "source": source,
             }
     return found
 
@@ -287,7 +306,8 @@ def explain(
     else:
         members = lambda customer_id: True  # noqa: E731
     customers = _customers(
-        rm, start, end, known, members, everyone=metric in WHOLE_BOOK, opening=metric.startswith("retention.")
+        rm, start, end, known, members, everyone=metric in WHOLE_BOOK, opening=metric.startswith("retention."),
+        category=_summed_category(metric),
     )
     items = _items(metric, customers)
     counting = metric in COUNT_METRICS
