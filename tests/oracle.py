@@ -435,7 +435,8 @@ def cohorts(events, start, end, known_seq=None, policy=None) -> list[dict]:
     cohort+k" is clipped to `end`, as periods are.  Contraction is cumulative
     over months 1..k (the cohort month itself does not count), contraction
     movements only (churn is visible in mrr_k).  Logo retention divides by the
-    cohort's size (every member was active at some point in month 0).
+    cohort's size (every member was active at some point in month 0).  A range
+    ending inside a cohort's month counts only the members who joined by `end`.
     """
     start, end = as_date(start), as_date(end)
     seen = visible(events, known_seq)
@@ -444,7 +445,8 @@ def cohorts(events, start, end, known_seq=None, policy=None) -> list[dict]:
     months = sorted({month_start(d) for d in joined.values() if month_start(start) <= d <= end})
     result = []
     for cohort in months:
-        members = sorted(c for c, d in joined.items() if month_start(d) == cohort)
+        # members as of the range's end: a customer joining after `end` is not in any figure of the range
+        members = sorted(c for c, d in joined.items() if month_start(d) == cohort and d <= end)
         offsets = []
         month, k, mrr_0 = cohort, 0, None
         while month <= end:
