@@ -22,7 +22,7 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 
-from ledger.errors import ConflictError, LedgerExistsError, LedgerNotFoundError, StorageError
+from ledger.errors import ConflictError, StorageError
 from ledger.events import Event, canonical, event_from_record
 from ledger.settings import LedgerSettings
 

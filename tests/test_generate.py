@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 from collections import Counter
-from datetime import date
 from decimal import Decimal
 
 import pytest

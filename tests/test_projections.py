@@ -6,7 +6,6 @@ import datetime as dt
 import os
 from decimal import Decimal
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 import oracle
