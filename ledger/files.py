@@ -338,11 +338,13 @@ def _follow_one_another(
                 other_touching += b.start == other_stop
                 other_overlapping += b.start < other_stop
     if other_touching and not touching and not other_overlapping:
+        periods_end = f"{other_touching} periods end" if other_touching > 1 else "1 period ends"
+        their = "their" if other_touching > 1 else "its"
         if end_exclusive:
-            hint = (f"{other_touching} periods end the day before the next period of their subscription begins, "
+            hint = (f"{periods_end} the day before the next period of {their} subscription begins, "
                     "as when end_date is the last day with revenue: try without --end-exclusive")
         else:
-            hint = (f"{other_touching} periods end on the day the next period of their subscription begins, "
+            hint = (f"{periods_end} on the day the next period of {their} subscription begins, "
                     "as when end_date is the first day without revenue: try --end-exclusive")
         problems.append(Problem(name, 0, "end_date", hint))
         return False

@@ -232,6 +232,43 @@ def test_a_file_refused_for_many_rows_shows_the_first_50_problems_and_counts_the
     assert lines[51] == "revledger: 68 problems; nothing was written"
 
 
+PERIODS = "customer_id,start_date,end_date,monthly_amount\nacme,2026-01-01,,100\n"
+
+
+@pytest.mark.parametrize("name, text, args, says", [
+    ("events.jsonl", HISTORY.strip().replace("    ", "") + "\n", ["--format", "jsonl"],
+     "this looks like an event CSV (its header has type, customer_id, effective_date, …), not --format jsonl: "
+     "import it with --format csv"),
+    ("periods.csv", PERIODS, ["--format", "csv"],
+     "this looks like a periods CSV (its header has customer_id, start_date, end_date, monthly_amount), not "
+     "--format csv: import it with --format periods"),
+    ("semicolons.csv", PERIODS.replace(",", ";"), [],
+     "this looks like CSV separated by semicolons; revledger reads comma-separated CSV: save it with commas "
+     "(in Excel: CSV UTF-8 (Comma delimited))"),
+    ("header.csv", "type,customer_id,effective_date\n", [], "the file has a header row but no rows: nothing to import"),
+    ("exports", None, [], "is a folder; import its files one at a time"),
+])
+def test_an_import_of_the_wrong_kind_of_file_is_one_line_and_the_ledger_is_unchanged(ledger, name, text, args, says):
+    """The issue's import cases on a ledger that holds events: one line (not one per row), the head as it was."""
+    path = ledger.folder / name
+    if text is None:
+        path.mkdir()
+    else:
+        path.write_text(text, encoding="utf-8")
+    assert refused(ledger, "import", str(path), *args) == f"revledger: {path}: {says}"
+
+
+def test_a_utf16_file_is_one_problem_in_its_own_words_and_the_ledger_is_unchanged(ledger):
+    path = ledger.folder / "excel.csv"
+    path.write_bytes("type,customer_id,effective_date\ncancel,acme,2026-03-01\n".encode("utf-16"))
+    before = head(ledger)
+    result = ledger("import", str(path), ok=False)
+    assert (result.exit_code, result.stderr.splitlines()) == (1, [
+        f"{path}:1: -: is not UTF-8 text: the file is UTF-16; save it as UTF-8 (in Excel: CSV UTF-8) and import it again",
+        "revledger: 1 problem; nothing was written"])
+    assert head(ledger) == before
+
+
 def test_import_errors_takes_text_or_json(ledger):
     assert refused(ledger, "import", ledger.write("one.csv", HISTORY), "--errors", "yaml") == (
         "revledger: --errors yaml: one of text, json")

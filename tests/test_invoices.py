@@ -95,6 +95,7 @@ def test_rule_2_lines_are_taken_by_service_period_start_whatever_the_file_order(
                                                                          "billing_months": 1})]
     assert rl.events()[0]["event_id"] == "inv:in1/l1/start"
     assert rl.events()[0]["source"].endswith("invoices.csv:3")
+    assert moves(rl) == [("2025-01-20", "acme", "new", None, "250.00")]  # the February line repeats the terms
 
 
 # -- rule 3: the next line on the previous end: no event, or a change with its cause -------------------
@@ -147,6 +148,20 @@ def test_rule_4_a_proration_pair_dates_the_upgrade_on_the_day_it_was_made(rl):
     assert moves(rl) == [("2025-01-01", "acme", "new", None, "300.00"),
                          ("2025-01-15", "acme", "expansion", "plan", "300.00")]
     assert "left out: 1 credit proration" in result.stdout
+
+
+def test_rule_4_a_proration_before_the_first_regular_line_dates_the_start(rl):
+    # signed up on 15 January, invoiced 50.00 for the rest of the month, then 100.00 a month
+    result = imp(rl, f"""\
+        {HEADER}
+        acme,in1,2025-01-15,l1,s1,basic,,50.00,2025-01-15,2025-02-01,true
+        acme,in2,2025-02-01,l1,s1,basic,,100.00,2025-02-01,2025-03-01,
+        """)
+    assert made(rl) == [("subscription_started", "acme", "2025-01-15", {"amount": "100.00", "plan": "basic",
+                                                                         "billing_months": 1})]
+    assert rl.events()[0]["event_id"] == "inv:in2/l1/start"  # the regular line makes it; the proration dates it
+    assert moves(rl) == [("2025-01-15", "acme", "new", None, "100.00")]
+    assert "left out: none" in result.stdout
 
 
 def test_rule_4_prorations_that_date_nothing_are_left_out_and_counted():
@@ -398,6 +413,30 @@ def test_rule_9_a_refused_import_keeps_no_lines(rl):
             "acme,in2,2025-01-10,l1,s1,basic,,100.00,2025-01-10,2025-02-10,\n", ok=False)
     imp(rl, f"{HEADER}\nbeta,in3,2025-01-05,l1,s2,basic,,80.00,2025-01-05,2025-02-05,\n", name="b.csv")
     assert {c for _, c, _, _ in made(rl)} == {"beta"}
+
+
+@pytest.mark.parametrize("name, text, first", [
+    ("invoices.csv", f"{HEADER},currency\nacme,in1,2025-01-01,l1,s1,basic,,100.00,2025-01-01,2025-02-01,,XYZ\n",
+     "invoices.csv:2: currency: 'XYZ' is not an ISO 4217 currency code (e.g. USD, EUR, GBP)"),
+    ("lines.jsonl", '{"customer_id": "acme", "invoice_id": "in1", "invoice_date": "2025-01-01", "subscription_id": "s1", '
+                    '"plan": "basic", "amount": "100.00", "service_period_start": "2025-01-01", '
+                    '"service_period_end": "2025-02-01"}\n{"customer_id": "acme", "invoice_id": "in2",}\n',
+     "lines.jsonl:2: -: is not a JSON object: Expecting property name enclosed in double quotes: line 1 column 45 "
+     "(char 44)"),  # the closing brace, 45th character
+    ("lines.jsonl", '{"invoice_id": "in1", "invoice_date": "2025-01-01", "subscription_id": "s1", "plan": "basic", '
+                    '"amount": "100.00", "service_period_start": "2025-01-01", "service_period_end": "2025-02-01"}\n',
+     "lines.jsonl:1: customer_id: is required"),
+])
+def test_a_bad_invoice_file_names_file_line_and_field_and_writes_nothing(rl, monkeypatch, name, text, first):
+    """The issue's bad files in the invoice format: an unknown currency, malformed JSON, a missing customer."""
+    monkeypatch.chdir(rl.folder)
+    rl.write(name, text)
+    result = rl("import", name, "--format", "invoices", ok=False)
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr.splitlines() == [first, "revledger: 1 problem; nothing was written"]
+    assert rl.events() == []
+    from ledger.location import open_store
+    assert open_store(rl.db).import_state("invoices.lines") is None  # no lines kept beside the log either
 
 
 def test_a_line_twice_in_one_file_is_refused(rl):

@@ -113,6 +113,19 @@ def test_forgetting_end_exclusive_gets_one_hint_not_an_error_per_period(rl):
     assert rl.events() == []
 
 
+def test_one_period_that_ends_where_the_next_begins_is_told_in_the_singular(rl):
+    path = rl.write("periods.csv", """\
+        subscription_id,customer_id,start_date,end_date,monthly_amount
+        1,1,2019-01-01,2019-03-01,100
+        1,1,2019-03-01,,150
+        """)
+    result = rl("import", path, "--format", "periods", ok=False)
+    assert result.stderr.splitlines()[0] == (
+        f"{path}: end_date: 1 period ends on the day the next period of its subscription begins, as when end_date "
+        "is the first day without revenue: try --end-exclusive")
+    assert rl.events() == []
+
+
 def test_end_exclusive_on_last_days_gets_the_hint_to_leave_it_out(rl):
     path = rl.write("periods.csv", INCLUSIVE)
     result = rl("import", path, "--format", "periods", "--end-exclusive", ok=False)

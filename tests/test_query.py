@@ -265,6 +265,37 @@ def test_snapshot_copies_every_view_into_a_new_file(ledger, tmp_path):
         f"revledger: --snapshot {path}: the file exists; give a new file name (nothing is overwritten)"]
 
 
+# A quarterly line, 900.00 a quarter (300.00 MRR) from 1 January, cancelled on 10 February: by the default policy
+# it churns that day; with churn_recognition=term_end at the end of the quarter, 1 April; with movement_grain=month
+# its movements are netted per month and dated each month's last day.
+QUARTERLY = """
+    event_id,type,customer_id,effective_date,subscription_id,plan,amount,billing_months
+    q1,subscription_started,q,2026-01-01,s1,pro,900.00,3
+    q2,cancel,q,2026-02-10,s1,,,
+    """
+MOVES = "SELECT date, category, amount_cents FROM movements"
+
+
+def test_the_views_answer_under_a_previewed_policy_and_the_policy_in_force_at_t(rl):
+    rl("import", rl.write("q.csv", QUARTERLY), "--recorded-at", "2026-03-01T00:00:00Z")
+    assert select(rl, MOVES) == [("2026-01-01", "new", 30000), ("2026-02-10", "churn", 30000)]
+    preview = rl("query", MOVES, "--policy", "churn_recognition=term_end", "--format", "json").json()
+    assert preview["rows"] == [["2026-01-01", "new", 30000], ["2026-04-01", "churn", 30000]]
+    assert (preview["policy"]["churn_recognition"], preview["preview"]) == ("term_end", True)
+    assert select(rl, "SELECT valid_from, valid_to, mrr_cents FROM customer_mrr", "--policy",
+                  "churn_recognition=term_end") == [("2026-01-01", "2026-04-01", 30000), ("2026-04-01", None, 0)]
+    assert select(rl, MOVES, "--policy", "movement_grain=month") == [("2026-01-31", "new", 30000),
+                                                                     ("2026-02-28", "churn", 30000)]
+    assert "preview" not in rl("query", MOVES, "--format", "json").json()  # a preview records nothing
+    rl("policy", "set", "churn_recognition=term_end", "--reason", "we count to the term end",
+       "--recorded-at", "2026-03-02T00:00:00Z")
+    assert select(rl, MOVES) == [("2026-01-01", "new", 30000), ("2026-04-01", "churn", 30000)]
+    before = "2026-03-01T12:00:00Z"  # the policy in force then: the default
+    assert select(rl, MOVES, "--known-at", before) == [("2026-01-01", "new", 30000), ("2026-02-10", "churn", 30000)]
+    assert json.loads(select(rl, "SELECT policy FROM knowledge", "--known-at", before)[0][0])["churn_recognition"] == (
+        "cancel_date")
+
+
 # -- errors name what is wrong, in one line ---------------------------------------------------------------
 
 
