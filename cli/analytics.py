@@ -12,6 +12,7 @@ from cli.options import By, ExportFormat, ExportFormatOption, From, KnownAt, Opt
 from cli.output import deliver
 from cli.render import Column, known_suffix
 from cli.xlsx import Sheet
+from projections import names
 from projections.durability import durability_report
 from projections.figures import flatten
 from projections.periods import parse_range, period_label
@@ -99,6 +100,7 @@ def retention(
     start, end = parse_range(from_, to)
     group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_attribute(rm, group, k)
     report = retention_report(rm, start, end, k, window=window, by=group)
     sheet_columns = [Column(key, key, kind) for key, kind in RETENTION_KINDS.items()]
     deliver(
@@ -188,6 +190,7 @@ def durability(
     start, end = parse_range(from_, to)
     group = attribute(by)
     rm, k = state(ctx).reading(known_at, policy)
+    names.require_attribute(rm, group, k)
     report = durability_report(rm, start, end, k, period=period.value, within=within, by=group)
     kinds = {path: kind for _, figures in SIGNALS.values() for path, _, kind in figures}
     sheet_columns = [Column(key, key, kinds.get(key, "text")) for key in DURABILITY_KEYS]

@@ -155,6 +155,12 @@ def test_the_first_month_of_the_calendar_is_answered(ledger):
     (["metrics", "--from", "2026-01-01", "--to", "2026-03-31", "--by", "attr.nonexistent"],
      "revledger: --by attr.nonexistent: no customer has that attribute; known attributes, closest first: "
      "attr.tier, channel, customer_name, region, segment"),
+    (["retention", "--from", "2026-01-01", "--to", "2026-03-31", "--by", "attr.tire"],
+     "revledger: --by attr.tire: no customer has that attribute; known attributes, closest first: "
+     "attr.tier, channel, customer_name, region, segment"),
+    (["durability", "--from", "2026-01-01", "--to", "2026-03-31", "--by", "attr.tire"],
+     "revledger: --by attr.tire: no customer has that attribute; known attributes, closest first: "
+     "attr.tier, channel, customer_name, region, segment"),
     (["mrr", "--by", "attr.tire"],
      "revledger: --by attr.tire: no customer has that attribute; known attributes, closest first: "
      "attr.tier, channel, customer_name, region, segment"),
