@@ -1,6 +1,6 @@
-"""Rendering, one place per format: table (rich: aligned, thousands separators), JSON, CSV.
+"""Rendering, one place per format: table (aligned, thousands separators), JSON, CSV.
 
-Tables are drawn with ``rich``. On a terminal they carry colour; anywhere else
+Tables are laid out as ``rich`` lays them out (drawn directly, for speed). On a terminal they carry colour; anywhere else
 (a pipe, a file, a test) they are plain text at a fixed layout, so the same
 answer is the same bytes every time.
 
