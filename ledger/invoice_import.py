@@ -27,6 +27,7 @@ from ledger.errors import Problem, RejectedError, UsageError
 from ledger.events import Event, canonical
 from ledger.files import check_format
 from ledger.inputs import parse_row, shape_problems, to_event
+from ledger.invoice_mapping import Made, map_lines
 from ledger.invoices import (
     EVENT_ID_PREFIX,
     LAPSED,
@@ -34,11 +35,9 @@ from ledger.invoices import (
     LEFT_OUT_REASONS,
     SUBSCRIPTION,
     InvoiceLine,
-    Made,
     Origin,
     check_file,
     default_as_of,
-    map_lines,
     merge,
     read_invoice_lines,
 )

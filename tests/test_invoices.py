@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.invoices import LEFT_CREDIT, LEFT_UNMATCHED, InvoiceLine, Origin, map_lines, whole_months
+from ledger.invoice_mapping import map_lines
+from ledger.invoices import LEFT_CREDIT, LEFT_UNMATCHED, InvoiceLine, Origin, whole_months
 from ledger.settings import LedgerSettings
 
 HEADER = "customer_id,invoice_id,invoice_date,line_id,subscription_id,plan,quantity,amount,service_period_start,service_period_end,prorated"
