@@ -24,11 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from rich import box
 from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 
 FORMATS = ("table", "json", "csv")
@@ -158,19 +154,11 @@ def _cell(value: Any, kind: str) -> str:
     return str(value)
 
 
-def _styled(row: dict[str, Any], column: Column, colour: bool) -> Text:
-    value = row.get(column.key)
-    kind = column.kind_for(row)
-    text = _cell(value, kind)
-    style = ""
-    if kind in ("money", "change") and value is not None and Decimal(value) < 0:
-        style = "red"
-    elif column.key == "category" and value in NEGATIVE:
-        text = f"▼ {text}"
-        style = "red"
-    elif column.key == "category" and value:
-        text = f"▲ {text}"
-        style = "green"
+def _styled(row: dict[str, Any], column: Column, colour: bool) -> Any:
+    """A rich Text of the cell, for the tables rich draws."""
+    from rich.text import Text
+
+    text, style = _styled_text(row, column, colour)
     return Text(text, style=style if colour else "")
 
 
@@ -200,12 +188,14 @@ def colour_wanted(stream: Any = None) -> bool:
     return tty and "NO_COLOR" not in os.environ
 
 
-def console(file: Any, colour: bool) -> Console:
+def console(file: Any, colour: bool) -> Any:
     """A rich console: colours on a terminal, plain otherwise; never narrower than the table.
 
     A table is never squeezed to the window (that would cut digits off a
     figure): a line wider than the terminal wraps, as any long line does.
     """
+    from rich.console import Console
+
     if colour:
         return Console(file=file, force_terminal=True, width=WIDTH, highlight=False, emoji=False, soft_wrap=False)
     return Console(
@@ -283,6 +273,10 @@ def _styled_text(row: dict[str, Any], column: Column, colour: bool) -> tuple[str
 
 
 def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], title: str | None, colour: bool) -> str:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold" if colour else "")
     for c in columns:
         grid.add_column(c.heading, justify="right" if c.kind in NUMERIC else "left", no_wrap=True)
