@@ -354,3 +354,84 @@ def test_read_models_of_a_ledger_re_created_at_the_same_path_are_rebuilt(tmp_pat
        "--plan", "pro", "--amount", "7")
     assert mrr(rl, "2026-01-31") == "7.00"
     assert [e["customer_id"] for e in rl.events()] == ["new"]
+
+
+# -- one pass: the writer's in-process projection against a catch-up from the log ------------------
+
+TIMES = ["2026-01-31T18:00:00Z", "2026-02-15T18:00:00Z", "2026-03-05T18:00:00Z"]
+TABLES = {  # every read-model table, its rows in a stable order, without the surrogate ids
+    "events": "SELECT * FROM events ORDER BY sequence",
+    "movements": "SELECT customer_id, grain, date, category, cause, from_cents, to_cents, amount_cents, event_ids, "
+                 "parts, known_from, known_to FROM movements ORDER BY 1, 2, 3, 11",
+    "attributes": "SELECT customer_id, name, value, effective_date, event_sequence, known_from, known_to "
+                  "FROM attributes ORDER BY 1, 2, 5, 6",
+    "contributions": "SELECT * FROM contributions ORDER BY customer_id, month, known_from",
+    "tracking": "SELECT position, sequence FROM tracking",
+}
+
+
+def _tables(rl: Revledger) -> dict[str, list[tuple]]:
+    import sqlite3
+
+    from projections.readmodel import default_path
+
+    with sqlite3.connect(default_path(rl.db)) as db:
+        found = {name: db.execute(sql).fetchall() for name, sql in TABLES.items()}
+        found["contributions"] = [row[1:] for row in found["contributions"]]  # (without the id)
+    return found
+
+
+def _answers(rl: Revledger) -> list[dict]:
+    return [_outputs(rl), *(_outputs(rl, "--known-at", at) for at in TIMES)]
+
+
+def _import_all(rl: Revledger, crash_after: int | None = None, monkeypatch=None) -> None:
+    """Import the batches, each from the same path whatever the ledger (a source names its file)."""
+    from ledger.errors import StorageError
+    from projections import readmodel
+
+    shared = Revledger(rl.folder.parent)
+    for i, (batch, at) in enumerate(zip(BATCHES, TIMES)):
+        if i == crash_after:
+            def lost(self, position):  # the log has committed; the read models' own commit never happens
+                raise StorageError("the read models could not be written (simulated crash)")
+            with monkeypatch.context() as m:
+                m.setattr(readmodel.Projection, "commit", lost)
+                out = rl("import", shared.write("batch.csv", batch), "--recorded-at", at, ok=False)
+            assert out.exit_code == 1 and "appended 3 events" in out.stdout
+            assert out.stderr == ("revledger: the read models could not be written (simulated crash); the log has the "
+                                  "events, and the read models catch up on their next use\n")
+        else:
+            rl("import", shared.write("batch.csv", batch), "--recorded-at", at)
+
+
+def test_the_in_process_projection_and_a_catch_up_from_the_log_keep_identical_read_models(tmp_path, monkeypatch):
+    """One pass: the rows the writer projects from its own fold equal the rows a catch-up folds from the log.
+
+    ``direct``: every append projected in the writer's process. ``crashed``: the second
+    append's read-model commit is lost after the log committed, so the third import
+    first catches it up from the log. ``replayed``: its read models deleted after
+    the last import, so every row comes from a catch-up of the whole log.
+    """
+    ledgers = {}
+    for name in ("direct", "crashed", "replayed"):
+        (tmp_path / name).mkdir()
+        ledgers[name] = Revledger(tmp_path / name)
+        ledgers[name]("init", "--currency", "USD")
+    _import_all(ledgers["direct"])
+    _import_all(ledgers["crashed"], crash_after=1, monkeypatch=monkeypatch)
+    _import_all(ledgers["replayed"])
+    from projections.readmodel import default_path
+
+    for suffix in ("", "-wal", "-shm"):
+        path = default_path(ledgers["replayed"].db) + suffix
+        if os.path.exists(path):
+            os.remove(path)
+
+    direct = _answers(ledgers["direct"])
+    assert _answers(ledgers["crashed"]) == direct
+    assert _answers(ledgers["replayed"]) == direct
+    rows = _tables(ledgers["direct"])
+    assert rows["movements"] and rows["contributions"] and rows["tracking"] == [(9, 9)]
+    assert _tables(ledgers["crashed"]) == rows
+    assert _tables(ledgers["replayed"]) == rows
