@@ -28,7 +28,13 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-bench: install
+# The benchmark's own extra (DuckDB, pyinstrument); sizes and steps: see tests/benchmark.py
+# (e.g. `BENCH_SIZES=180k make bench`, `BENCH_EVENTS=20000 make bench`).
+$(VENV)/.bench: $(BIN)/revledger
+	$(BIN)/pip install --quiet -e ".[test,postgres,bench]"
+	@touch $@
+
+bench: $(VENV)/.bench
 	$(BIN)/python tests/benchmark.py
 
 clean:
