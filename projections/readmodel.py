@@ -135,7 +135,8 @@ class ReadModel:
             self.db.execute("PRAGMA journal_mode=WAL")
             # The read models can always be rebuilt from the log, so a commit need not wait for the disk.
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA cache_size=-131072")
+            # 16 MiB of page cache: the OS caches the file, and more only grows the RSS of verify and rebuild.
+            self.db.execute("PRAGMA cache_size=-16384")
             # Under the write lock, so of several processes opening a new (or stale) cache at
             # once, one makes the schema and the others then find it whole, tracking row included.
             with self._write():
