@@ -92,6 +92,8 @@ def mrr(
     """MRR, ARR and active customers on a day."""
     if customer is not None and by is not None:
         raise UsageError("--by and --customer do not go together: --by groups every customer, --customer shows one's lines")
+    if customer is not None and top is not None:
+        raise UsageError("--top and --customer do not go together: --top ranks every customer, --customer shows one's lines")
     day = parse_date(as_of) if as_of else date.today()
     if top is not None and top < 0:
         raise UsageError(f"--top {top}: a number of customers, 0 or more")

@@ -192,6 +192,8 @@ def test_the_first_month_of_the_calendar_is_answered(ledger):
      "revledger: --customer acme\\nglobex\\x1b[31m: no such customer; known customers, closest first: globex, acme"),
     (["mrr", "--by", "segment", "--customer", "acme"],
      "revledger: --by and --customer do not go together: --by groups every customer, --customer shows one's lines"),
+    (["mrr", "--top", "3", "--customer", "acme"],
+     "revledger: --top and --customer do not go together: --top ranks every customer, --customer shows one's lines"),
     (["explain", "bridge.new", "--from", "2026-01-01", "--to", "2026-03-31", "--by", "region"],
      "revledger: --by region names the attribute --group refers to: give --group VALUE too"),
 ])
