@@ -17,7 +17,7 @@ from ledger.money import cents_text, ratio, ratio_text
 from projections import summaries
 from projections.metrics import KINDS, movement_stream
 from projections.movements import CONTRACTION, NEW
-from projections.periods import month_end
+from projections.periods import month_end, require_whole_months
 from projections.queries import Knowledge, grain_of, report_header
 from projections.readmodel import ReadModel
 
@@ -42,6 +42,7 @@ def _offset(k: int, month: str, as_of: date, mrr: int, mrr_0: int, active: int, 
 
 def cohorts_report(rm: ReadModel, start: date, end: date, known: Knowledge) -> dict[str, Any]:
     """Every cohort whose month overlaps [start, end], with MRR, NRR, logos and contraction per month offset."""
+    require_whole_months(start, end, known.policy)
     if end == month_end(end):
         return {**report_header(rm, known), "cohorts": _from_summaries(rm, start, end, known)}
     return {**report_header(rm, known), "cohorts": _from_movements(rm, start, end, known)}

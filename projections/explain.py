@@ -291,6 +291,7 @@ def explain(
     _check_name(metric)
     if end < start:
         raise UsageError(f"the range ends ({end}) before it starts ({start})")
+    require_whole_months(start, end, known.policy)
     if metric.startswith("durability."):
         return _explain_durability(rm, metric, start, end, known, group, by, 90 if within is None else within)
     if within is not None:

@@ -20,7 +20,7 @@ from ledger.money import cents_text, ratio, ratio_text
 from projections.bridge import Figures, ReconciliationError
 from projections.monthly import month_figures
 from projections.movements import CATEGORIES, CHURN, CONTRACTION, EXPANSION, NEW, REACTIVATION
-from projections.periods import split
+from projections.periods import require_whole_months, split
 from projections.queries import VISIBLE, Knowledge, grain_of, report_header
 from projections.readmodel import ReadModel
 
@@ -292,6 +292,7 @@ def metrics_report(
     rm: ReadModel, start: date, end: date, known: Knowledge, *, period: str = "month", by: str | None = None
 ) -> dict[str, Any]:
     """SPEC §11 `metrics --format json`: every period of [start, end] (clipped) and, with ``by``, every group."""
+    require_whole_months(start, end, known.policy)
     return report_for(rm, split(start, end, period), known, by=by)
 
 
