@@ -19,6 +19,7 @@ from projections import names
 from projections.diff import diff_report
 from projections.movements import CATEGORIES
 from projections.periods import parse_range
+from projections.preview import preview
 from projections.queries import knowledge
 
 
@@ -40,7 +41,14 @@ def diff(
     ctx: typer.Context,
     read: Annotated[DiffRead, typer.Argument(help="Which read to compare: metrics, mrr or movements.")],
     known_at: Annotated[
-        list[str] | None, Opt("--known-at", help="The two knowledge times to compare, before then after (give it twice).")
+        list[str] | None,
+        Opt("--known-at", help="The two knowledge times to compare, before then after (give it twice); with --policy, once "
+                               "at most: the knowledge time of both sides."),
+    ] = None,
+    policy: Annotated[
+        list[str] | None,
+        Opt("--policy", help="KEY=VALUE (repeatable): compare the policy in force with a preview under this one, "
+                             "side by side (SPEC §13); nothing is recorded."),
     ] = None,
     from_: Annotated[str | None, Opt("--from", help="metrics, movements: first day.")] = None,
     to: Annotated[str | None, Opt("--to", help="metrics, movements: last day (inclusive).")] = None,
@@ -52,9 +60,12 @@ def diff(
     format: ExportFormatOption = ExportFormat.table,
     out: OutOption = None,
 ) -> None:
-    """The same read at two knowledge times: what differs, and the events recorded in between."""
-    if not known_at or len(known_at) != 2:
-        raise UsageError("give --known-at twice: the two knowledge times to compare")
+    """The same read at two knowledge times (or under the policy in force and a preview): what differs, and why."""
+    if policy:
+        if known_at and len(known_at) > 1:
+            raise UsageError("with --policy, give --known-at once at most: both sides are read as known then")
+    elif not known_at or len(known_at) != 2:
+        raise UsageError("give --known-at twice (the two knowledge times to compare), or --policy KEY=VALUE")
     given = {"--from": from_, "--to": to, "--period": period, "--by": by, "--as-of": as_of, "--customer": customer,
              "--category": category}
     wrong = [name for name, value in given.items() if value is not None and name not in TAKES[read]]
@@ -70,15 +81,24 @@ def diff(
             raise UsageError(f"diff {read.value} needs --from and --to")
         start, end = parse_range(from_, to)
     rm = state(ctx).read_model
-    before, after = (knowledge(rm, instant(t)) for t in known_at)
+    after_rm = None
+    if policy:
+        before = knowledge(rm, instant(known_at[0]) if known_at else None)
+        after_rm, after = preview(rm, before, before.policy.with_settings(policy))
+        if after_rm is rm:
+            after_rm = None
+    else:
+        assert known_at is not None
+        before, after = (knowledge(rm, instant(t)) for t in known_at)
     names.require_customer(rm, customer, after)
     names.require_attribute(rm, attribute(by), after)
     names.require_choice("--category", category, CATEGORIES, "movement category")
     report = diff_report(rm, read.value, before, after, start=start, end=end, period=(period or Period.month).value,
-                         by=attribute(by), as_of=day, customer=customer, category=category)
+                         by=attribute(by), as_of=day, customer=customer, category=category, after_rm=after_rm)
     deliver(format.value, out, json=lambda: report, csv=lambda: diff_csv(report), table=lambda: diff_table(report),
             xlsx=lambda: diff_sheets(report),
-            about=lambda: about(ctx, after, read=read.value, compared_with=f"as known at {before.recorded_at or '(empty ledger)'}",
+            about=lambda: about(ctx, after, read=read.value, compared_with=f"as known at {before.recorded_at or '(empty ledger)'}"
+                                + (" under the policy in force (the answer: a preview under --policy)" if policy else ""),
                                 range=f"{start} – {end}" if start else None, as_of=as_of, currency=report["currency"]))
 
 
@@ -138,7 +158,13 @@ def diff_table(report: dict[str, Any]) -> str:
     b, a = report["before"], report["after"]
 
     def when(side: dict[str, Any]) -> str:
-        return f"as known at {side['known_at']}" if side["known_at"] else "the empty ledger"
+        known = f"as known at {side['known_at']}" if side["known_at"] else "the empty ledger"
+        if b["policy"] == a["policy"]:
+            return known
+        p = side["policy"]
+        under = (f"churn_recognition={p['churn_recognition']} reactivation_grace_days={p['reactivation_grace_days']} "
+                 f"movement_grain={p['movement_grain']}")
+        return f"{known} under {under}" + (" (PREVIEW, nothing recorded)" if side.get("preview") else "")
 
     title = f"{report['read']} ({report['currency']}) {when(b)} → {when(a)}"
     if "figures" in report:

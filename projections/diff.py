@@ -77,32 +77,45 @@ def diff_report(
     as_of: date | None = None,
     customer: str | None = None,
     category: str | None = None,
+    after_rm: ReadModel | None = None,
 ) -> dict[str, Any]:
-    """``read`` (metrics, mrr or movements) at two knowledge times: what differs, and the events recorded in between."""
+    """``read`` (metrics, mrr or movements) at two knowledge times: what differs, and the events recorded in between.
+
+    ``after_rm``: the read models that answer for ``after`` when they are not ``rm``'s
+    (``diff --policy``: a preview under another policy, at the same knowledge time).
+    """
+    a_rm = after_rm or rm
     report: dict[str, Any] = {
         "read": read,
         "currency": rm.settings.currency,
-        "before": {"known_at": before.recorded_at, "sequence": before.sequence, "policy": before.policy.as_json()},
-        "after": {"known_at": after.recorded_at, "sequence": after.sequence, "policy": after.policy.as_json()},
+        "before": _side(before),
+        "after": _side(after),
     }
     if read == "mrr":
         assert as_of is not None
         report["figures"] = diff_mrr(
             mrr_report(rm, as_of, before, customer=customer, by=by),
-            mrr_report(rm, as_of, after, customer=customer, by=by),
+            mrr_report(a_rm, as_of, after, customer=customer, by=by),
         )
     elif read == "metrics":
         assert start is not None and end is not None
         report["figures"] = diff_metrics(
             metrics_report(rm, start, end, before, period=period, by=by),
-            metrics_report(rm, start, end, after, period=period, by=by),
+            metrics_report(a_rm, start, end, after, period=period, by=by),
         )
     else:
         assert start is not None and end is not None
         report["movements"] = diff_movements(
             movement_rows(rm, start, end, before.sequence, customer=customer, category=category, grain=grain_of(before)),
-            movement_rows(rm, start, end, after.sequence, customer=customer, category=category, grain=grain_of(after)),
+            movement_rows(a_rm, start, end, after.sequence, customer=customer, category=category, grain=grain_of(after)),
         )
     low, high = sorted((before.sequence, after.sequence))
     report["events"] = events_recorded(rm, low, high)
     return report
+
+
+def _side(known: Knowledge) -> dict[str, Any]:
+    side: dict[str, Any] = {"known_at": known.recorded_at, "sequence": known.sequence, "policy": known.policy.as_json()}
+    if known.preview:
+        side["preview"] = True
+    return side
