@@ -23,6 +23,7 @@ from ledger.policy import DEFAULT, Policy
 from projections import summaries
 from projections.derive import DAY, MONTH
 from projections.readmodel import ReadModel
+from projections.recognition import recognized_lines
 
 VISIBLE = "known_from <= :known AND known_to > :known"
 
@@ -190,7 +191,7 @@ def mrr_report(
                 "currency": line.currency,
                 "mrr": money_text(line.mrr),
             }
-            for line in timeline.lines_on(as_of)
+            for line in recognized_lines(timeline, k.policy, as_of)
             if line.open
         ]
     if top is not None:

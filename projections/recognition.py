@@ -17,12 +17,12 @@ are the movements of the contract as written.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 from ledger import events as ev
 from ledger.clock import add_months
-from ledger.customer import MIXED, Effect, Timeline
+from ledger.customer import MIXED, Effect, Line, Timeline
 from ledger.policy import DEFAULT, Policy
 from projections.movements import CONTRACTION, EXPANSION, Movement, classify
 from projections.periods import month_end
@@ -157,6 +157,46 @@ def _fill_lapses(series: list[Point], grace: int) -> None:
             i = j
         else:
             i += 1
+
+
+def recognized_ends(timeline: Timeline, policy: Policy) -> list[tuple[date, str, date]]:
+    """(contract end, line, recognized end) of each line end the policy moves (SPEC §13): the lines MRR counts.
+
+    Under ``term_end`` a cancel is recognized at its term end (or the line's restart);
+    a lapse that grace fills ends the lines of the day it began on the day MRR returns.
+    """
+    ends = [[effect.event.effective_date, effect.line, when]
+            for when, effect in _landings(timeline, policy) if effect.anchor is not None]  # the cancels
+    if policy.reactivation_grace_days:
+        series = points(timeline, replace(policy, reactivation_grace_days=0))
+        lapses: dict[date, date] = {}  # the first day of a lapse grace fills -> the day MRR returns
+        for i in range(1, len(series)):
+            if series[i].mrr == 0 and series[i - 1].mrr > 0:
+                j = i
+                while j < len(series) and series[j].mrr == 0:
+                    j += 1
+                if j < len(series) and (series[j].date - series[i].date).days <= policy.reactivation_grace_days:
+                    lapses[series[i].date] = series[j].date
+        for end in ends:
+            end[2] = lapses.get(end[2], end[2])
+    return [(contract, line, recognized) for contract, line, recognized in ends if recognized != contract]
+
+
+def recognized_lines(timeline: Timeline, policy: Policy, day: date) -> list[Line]:
+    """Every line at the end of ``day`` as MRR counts it under ``policy`` (``mrr --customer``'s lines).
+
+    A line whose cancel the policy has not recognized yet is still open, with its
+    terms of the day before the cancel; under the default policy, the fold's lines.
+    """
+    lines = {line.subscription_id: line for line in timeline.lines_on(day)}
+    for contract, line_id, recognized in recognized_ends(timeline, policy):
+        current = lines.get(line_id)
+        if contract <= day < recognized and (current is None or not current.open):
+            before = next((line for line in timeline.lines_on(contract - timedelta(days=1))
+                           if line.subscription_id == line_id and line.open), None)
+            if before is not None:
+                lines[line_id] = before
+    return sorted(lines.values(), key=lambda line: line.subscription_id)
 
 
 def _cause(effects: Iterable[tuple[str, int]]) -> tuple[str | None, tuple[tuple[str, int], ...]]:

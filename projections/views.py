@@ -26,8 +26,10 @@ from ledger import events as ev
 from ledger.customer import Timeline, fold
 from ledger.events import event_from_record
 from ledger.money import to_cents
+from ledger.policy import Policy
 from ledger.sqlite import read_only_uri
 from projections.queries import Knowledge
+from projections.recognition import recognized_ends
 from projections.readmodel import ReadModel
 
 
@@ -193,7 +195,7 @@ def open(rm: ReadModel, known: Knowledge, *, lines: bool = False) -> sqlite3.Con
         for definition in _DEFINITIONS.values():
             conn.execute(definition)
         if lines:
-            _fill_lines(conn, rm)
+            _fill_lines(conn, rm, known.policy)
         conn.execute("PRAGMA query_only = ON")  # beside mode=ro: the TEMP objects cannot change either
     except sqlite3.Error:
         conn.close()
@@ -201,18 +203,20 @@ def open(rm: ReadModel, known: Knowledge, *, lines: bool = False) -> sqlite3.Con
     return conn
 
 
-def _fill_lines(conn: sqlite3.Connection, rm: ReadModel) -> None:
-    """Each subscription line's runs of the same plan, seats, billing months and MRR, as known.
+def _fill_lines(conn: sqlite3.Connection, rm: ReadModel, policy: Policy) -> None:
+    """Each subscription line's runs of the same plan, seats, billing months and MRR, as known, after the policy.
 
     The read models keep no line history, so each customer's events in effect
     at the knowledge sequence are folded again (``ledger.customer``, the fold
     every projection shares), day by day; a line is listed while open, from
-    its start to its cancel (a restart is a new run).
+    its start to its cancel as the policy recognizes it (SPEC §13: the term end
+    under ``term_end``, the day MRR returns after a lapse grace fills); a
+    restart is a new run.
     """
     conn.executemany(
         "INSERT INTO temp.lines (customer_id, subscription_id, plan, quantity, billing_months, valid_from, "
         "valid_to, mrr_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        _line_runs(conn, rm),
+        _line_runs(conn, rm, policy),
     )
 
 
@@ -233,9 +237,11 @@ def _customer_events(conn: sqlite3.Connection) -> Iterator[tuple[str, list]]:
         yield customer, events
 
 
-def _line_runs(conn: sqlite3.Connection, rm: ReadModel) -> Iterator[tuple]:
+def _line_runs(conn: sqlite3.Connection, rm: ReadModel, policy: Policy) -> Iterator[tuple]:
     for customer_id, events in _customer_events(conn):
         timeline = fold(customer_id, events, rm.settings)
+        moved = {(line, contract.isoformat()): recognized.isoformat()
+                 for contract, line, recognized in recognized_ends(timeline, policy)}
         replay = Timeline(customer_id, rm.settings)
         open_runs: dict[str, tuple] = {}  # subscription_id -> (terms, valid_from)
         in_effect = timeline.events  # in (effective_date, sequence) order, voided ones removed
@@ -250,7 +256,8 @@ def _line_runs(conn: sqlite3.Connection, rm: ReadModel) -> Iterator[tuple]:
                 if running is not None and running[0] == terms:
                     continue
                 if running is not None:
-                    yield (customer_id, sid, *running[0][:3], running[1], day, running[0][3])
+                    ends = moved.get((sid, day), day) if terms is None else day
+                    yield (customer_id, sid, *running[0][:3], running[1], ends, running[0][3])
                     del open_runs[sid]
                 if terms is not None:
                     open_runs[sid] = (terms, day)
