@@ -439,11 +439,18 @@ class Ledger:
         def refuse(draft: Draft, field: str, message: str) -> None:
             problems.append(Problem(name, draft.line, field, message))
 
+        # Under a grace, an event after a locked period can still change its figures, by filling a
+        # lapse that began in it (SPEC §13): such an event needs --restate like one effective in it.
+        policy = self.history.policy_at(head_sequence) if locks and not restatement else None
+        grace = policy if policy is not None and policy.reactivation_grace_days else None
         for customer_id, group in drafts.by_customer():
             timeline = self.history.timeline(customer_id) if head_sequence else Timeline(customer_id, self.settings)
             existed = bool(timeline.events or timeline.void_events)
+            before = self.history.recognized_mrr(timeline, grace) if grace is not None and existed else None
+            placed: list[Draft] = []
             refused = False
             for draft in group:
+                placed.append(draft)
                 event = draft.event
                 if locks and not event.restatement:
                     effective = event.effective_date
@@ -464,10 +471,42 @@ class Ledger:
                 refused = refused or bool(found)
                 if projection is not None:
                     drafts.keep_fragments(draft.position, record_fragments(event))
+            if before is not None and not refused and grace is not None:
+                refused = self._refuse_grace_through_locks(before, timeline, grace, locks, placed, refuse)
             if projection is not None and not refused and not problems:
                 projection.customer(timeline, existed)
         if problems:
             raise RejectedError(sorted(problems, key=lambda p: p.line))
+
+
+    def _refuse_grace_through_locks(self, before, timeline, grace, locks, placed, refuse) -> bool:
+        """Refuse the customer's new events when, under the grace in force, they move a locked period's MRR."""
+        after = self.history.recognized_mrr(timeline, grace)
+        for lock in locks:
+            if _mrr_within(before, lock.start, lock.end) != _mrr_within(after, lock.start, lock.end):
+                draft = next((d for d in placed if not d.event.restatement), None)
+                if draft is None:
+                    return False
+                refuse(draft, "effective_date",
+                       f"it changes the figures of period {lock.period}, locked at {lock.locked_at} by {lock.actor}, "
+                       f"through reactivation_grace_days={grace.reactivation_grace_days} (it ends a lapse that began "
+                       'in it); to record it as a restatement, give --restate "reason"')
+                return True
+        return False
+
+
+def _mrr_within(series: list[tuple[date, int]], start: date, end: date) -> tuple[int, tuple[tuple[date, int], ...]]:
+    """A recognized MRR series seen from ``start``'s eve to ``end``: the MRR then, and each change inside."""
+    opening, changes, current = 0, [], 0
+    for day, mrr in series:
+        if day > end:
+            break
+        if day < start:
+            opening = current = mrr
+        elif mrr != current:
+            changes.append((day, mrr))
+            current = mrr
+    return opening, tuple(changes)
 
 
 class Sealing:

@@ -8,10 +8,12 @@ process; ``projections.readmodel`` implements both.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any, Protocol
 
 from ledger.customer import Timeline
 from ledger.events import Event
+from ledger.policy import Policy
 
 
 class History(Protocol):
@@ -31,6 +33,12 @@ class History(Protocol):
 
     def appending(self, head_sequence: int, last_sequence: int) -> Any:
         """A context for the read models' side of an append (see ``Projection``)."""
+
+    def policy_at(self, sequence: int) -> Policy:
+        """The recognition policy in force once the log up to ``sequence`` is known (SPEC §13)."""
+
+    def recognized_mrr(self, timeline: Timeline, policy: Policy) -> list[tuple[date, int]]:
+        """The customer's MRR in cents as ``policy`` recognizes it: (day, MRR from that day on), in date order."""
 
 
 class Projection(Protocol):

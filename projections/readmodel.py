@@ -26,6 +26,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 
 from ledger import events as ev
 from ledger.customer import FoldError, Timeline, fold
@@ -37,6 +38,7 @@ from ledger.settings import LedgerSettings
 from ledger.store import EventStore
 from projections import summaries
 from projections.derive import CONTRIBUTION_COLUMNS, derive
+from projections.recognition import points
 from projections.versioning import CURRENT, Writer
 
 SCHEMA_VERSION = 4
@@ -195,6 +197,10 @@ class ReadModel:
             (ev.POLICY_CHANGED, sequence),
         ).fetchone()
         return Policy.from_text(event_from_record(json.loads(row[0])).details or "{}") if row else DEFAULT
+
+    def recognized_mrr(self, timeline: Timeline, policy: Policy) -> list[tuple[date, int]]:
+        """The customer's MRR in cents as ``policy`` recognizes it: (day, MRR from that day on), in date order."""
+        return [(point.date, point.mrr) for point in points(timeline, policy)]
 
     def customer_events_after(self, customer_id: str, after: int, upto: int) -> list[Event]:
         rows = self.db.execute(
