@@ -441,17 +441,24 @@ class Ledger:
 
         # Under a grace, an event after a locked period can still change its figures, by filling a
         # lapse that began in it (SPEC §13): such an event needs --restate like one effective in it.
-        policy = self.history.policy_at(head_sequence) if locks and not restatement else None
+        policy = self.history.policy_at(head_sequence) if locks else None
         grace = policy if policy is not None and policy.reactivation_grace_days else None
         for customer_id, group in drafts.by_customer():
             timeline = self.history.timeline(customer_id) if head_sequence else Timeline(customer_id, self.settings)
             existed = bool(timeline.events or timeline.void_events)
-            before = self.history.recognized_mrr(timeline, grace) if grace is not None and existed else None
-            placed: list[Draft] = []
             refused = False
+            through = self._lock_moved_by_grace(customer_id, timeline, group, grace, locks) if grace and existed else None
+            if through is not None and not restatement:
+                draft = next(d for d in group if not d.event.restatement)
+                refuse(draft, "effective_date",
+                       f"it changes the figures of period {through.period}, locked at {through.locked_at} by "
+                       f"{through.actor}, through reactivation_grace_days={grace.reactivation_grace_days} (it ends a "
+                       'lapse that began in it); to record it as a restatement, give --restate "reason"')
+                refused = True
             for draft in group:
-                placed.append(draft)
                 event = draft.event
+                if through is not None and restatement and not event.restatement:
+                    event = event._replace(restatement=restatement)
                 if locks and not event.restatement:
                     effective = event.effective_date
                     if event.type == ev.VOID:
@@ -471,28 +478,29 @@ class Ledger:
                 refused = refused or bool(found)
                 if projection is not None:
                     drafts.keep_fragments(draft.position, record_fragments(event))
-            if before is not None and not refused and grace is not None:
-                refused = self._refuse_grace_through_locks(before, timeline, grace, locks, placed, refuse)
             if projection is not None and not refused and not problems:
                 projection.customer(timeline, existed)
         if problems:
             raise RejectedError(sorted(problems, key=lambda p: p.line))
 
 
-    def _refuse_grace_through_locks(self, before, timeline, grace, locks, placed, refuse) -> bool:
-        """Refuse the customer's new events when, under the grace in force, they move a locked period's MRR."""
-        after = self.history.recognized_mrr(timeline, grace)
+    def _lock_moved_by_grace(self, customer_id: str, timeline: Timeline, group: list[Draft], grace: Policy,
+                             locks: list[PeriodLock]) -> PeriodLock | None:
+        """The locked period whose MRR the customer's new events would move under the grace in force, if any.
+
+        Only when some event is not already a restatement: the events are tried on a
+        fresh fold of the customer (the one placed for real is left as it is).
+        """
+        if all(d.event.restatement for d in group):
+            return None
+        trial = self.history.timeline(customer_id)
+        for draft in group:
+            trial.add(draft.event._replace(source=draft.source, actor=self.actor))  # (its problems are found below)
+        before, after = self.history.recognized_mrr(timeline, grace), self.history.recognized_mrr(trial, grace)
         for lock in locks:
             if _mrr_within(before, lock.start, lock.end) != _mrr_within(after, lock.start, lock.end):
-                draft = next((d for d in placed if not d.event.restatement), None)
-                if draft is None:
-                    return False
-                refuse(draft, "effective_date",
-                       f"it changes the figures of period {lock.period}, locked at {lock.locked_at} by {lock.actor}, "
-                       f"through reactivation_grace_days={grace.reactivation_grace_days} (it ends a lapse that began "
-                       'in it); to record it as a restatement, give --restate "reason"')
-                return True
-        return False
+                return lock
+        return None
 
 
 def _mrr_within(series: list[tuple[date, int]], start: date, end: date) -> tuple[int, tuple[tuple[date, int], ...]]:

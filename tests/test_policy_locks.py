@@ -38,6 +38,7 @@ def test_an_event_that_changes_a_locked_period_through_grace_needs_restate(rl):
         '(it ends a lapse that began in it); to record it as a restatement, give --restate "reason"')
     assert rl("checkpoint").stdout == head
     rl("import", path, "--restate", "bob came back within the grace")
+    assert rl.events()[-1]["restatement"] == "bob came back within the grace"  # the reason, on the event
     (period,) = rl("metrics", *Q1).json()["periods"]
     assert (period["bridge"]["churn"], period["closing_mrr"]) == ("0.00", "100.00")
 
@@ -45,6 +46,7 @@ def test_an_event_that_changes_a_locked_period_through_grace_needs_restate(rl):
 def test_a_return_after_the_grace_changes_nothing_locked_and_gets_in(rl):
     locked(rl, "7")
     rl("import", rl.write("late.csv", RESTART.format(day="06")))  # an 8-day lapse: churn in Q1 stays
+    assert rl.events()[-1].get("restatement") is None
     (period,) = rl("metrics", *Q1).json()["periods"]
     assert (period["bridge"]["churn"], period["closing_mrr"]) == ("100.00", "0.00")
 
