@@ -69,7 +69,7 @@ COMMANDS: dict[str, Entry] = {
         "cli.closes", "restatements",
         "Every closed period whose figures as now known differ from those recorded at its close, and the events why.",
     ),
-    "diff": Entry("cli.diff", "diff", "The same read at two knowledge times: what differs, and the events recorded in between."),
+    "diff": Entry("cli.diff", "diff", "The same read at two knowledge times (or under the policy in force and a preview): what differs, and why."),
     "verify": Entry(
         "cli.integrity", "verify",
         "Re-read the whole log: re-chain it, re-derive the projections and compare; exit 0 only when all holds.",

@@ -125,9 +125,10 @@ def import_(
     else:
         first, last = result.first, result.last
         assert first is not None and last is not None
+        span = (f"sequence {first.sequence}, recorded {first.recorded_at}" if result.count == 1 else
+                f"sequence {first.sequence}–{last.sequence}, recorded {first.recorded_at} – {last.recorded_at}")
         typer.echo(
-            f"{file}: appended {result.count} events (sequence {first.sequence}–{last.sequence}, "
-            f"recorded {first.recorded_at} – {last.recorded_at})"
+            f"{file}: appended {result.count} event{'s' if result.count != 1 else ''} ({span})"
             + (f"; {skipped} already recorded" if skipped else "")
         )
     for line in summary:

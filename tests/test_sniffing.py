@@ -64,7 +64,7 @@ def test_a_utf16_file_is_one_problem(rl):
 def test_a_utf8_byte_order_mark_is_read_past(rl, name, text):
     path = rl.folder / name
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
-    assert "appended 1 events" in rl("import", str(path)).stdout
+    assert "appended 1 event (sequence " in rl("import", str(path)).stdout
 
 
 def test_a_folder_is_not_a_file(rl):
