@@ -119,6 +119,21 @@ def test_the_window_is_after_the_anchor_up_to_within_days_inclusive(ledger):
     assert signals(mar)[1] == (2, 0, "0.000000", 0)  # e1's churn 46 days on, e4's 80
 
 
+def test_first_expansion_within_n_days_includes_the_nth_day(rl):
+    """SPEC §15: within_N counts a first expansion at most N days after the first revenue: day N in, day N+1 out."""
+    # Five customers start on 2026-01-01; each first expands 90, 91, 180, 365 or 366 days later (2026 has 365 days).
+    rows = [f"s{c},subscription_started,{c},2026-01-01,s,pro,100.00" for c in ("f1", "f2", "f3", "f4", "f5")]
+    rows += [f"u{c},upsell,{c},{day},s,,150.00" for c, day in (("f1", "2026-04-01"), ("f2", "2026-04-02"),
+                                                           ("f3", "2026-06-30"), ("f4", "2027-01-01"), ("f5", "2027-01-02"))]
+    rl("import", rl.write("f.csv", "event_id,type,customer_id,effective_date,subscription_id,plan,amount\n" + "\n".join(rows)))
+    jan = ("--from", "2026-01-01", "--to", "2026-01-31")
+    [period] = durability(rl, *jan)["periods"]
+    # days 90, 91, 180, 365, 366: ≤ 90 is f1; ≤ 180 f1–f3; ≤ 365 f1–f4. Nearest rank: ⌈1.25⌉ = 2nd, ⌈2.5⌉ = 3rd, ⌈3.75⌉ = 4th.
+    assert signals(period)[2] == (5, 5, 1, 3, 4, 91, 180, 365)
+    for figure, members in (("within_90", ["f1"]), ("within_180", ["f1", "f2", "f3"]), ("within_365", ["f1", "f2", "f3", "f4"])):
+        assert [c for c, _, _ in trail(rl, f"durability.first_expansion.{figure}", "2026-01-01", "2026-01-31")] == members
+
+
 def test_periods_are_quarters_or_years_and_clipped(ledger):
     [q1, q2] = durability(ledger, "--from", "2026-01-01", "--to", "2026-06-30", "--period", "quarter")["periods"]
     # Q1's expansion anchors are each customer's first in the quarter: e2, e6, e1 (01-20) and e7 (03-04).
