@@ -181,6 +181,26 @@ def visible(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
 
 
+def test_the_cohort_heatmap_has_a_legend_and_no_chart_repeats_mrr_as_arr(example, tmp_path):
+    """Issue 16: the heatmap had no legend, and an "ARR chart" was the MRR chart times 12."""
+    out = tmp_path / "report.html"
+    example("report", *RANGE, "--by", "segment", "--out", str(out))
+    page = out.read_text(encoding="utf-8")
+    labels = re.findall(r'<svg[^>]*aria-label="([^"]*)"', page) + re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S)
+    assert labels and not [label for label in labels if "ARR" in label], labels
+    [heatmap] = re.findall(r'<svg[^>]*aria-label="cohort net revenue retention".*?</svg>', page, re.S)
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]+)</text>", heatmap)]
+    for wanted in ("NRR:", "0%", "50%", "100%", "150%+", "n/a (no MRR in month 0)"):
+        assert wanted in texts, wanted
+    # A cohort's month 0 is 100% of itself: its cells have the colour of the legend's swatch under "100%".
+    swatches = [(int(x), fill) for x, fill in re.findall(r'<rect x="(\d+)" y="\d+" width="18" height="12" fill="([^"]+)"/>', heatmap)]
+    legend = re.findall(r'<text x="(\d+)" y="\d+" text-anchor="middle">([^<]+)</text>', heatmap)  # cells have a class
+    [hundred] = [int(x) for x, label in legend if label == "100%"]
+    [under] = [fill for x, fill in swatches if x <= hundred < x + 18]
+    month_0 = re.findall(r'fill="([^"]+)"[^>]*><title>cohort [0-9-]+, month 0: NRR 100%', heatmap)
+    assert month_0 and set(month_0) == {under}
+
+
 def test_the_bridge_starts_at_zero_so_bars_compare_truly():
     """86.7k against 88.8k: the bars' heights are in the ratio of the money, never a truncated axis."""
     steps = [Step("opening", "Opening", Decimal("86700.00")), Step("new", "New", Decimal("3100.00")),
