@@ -289,13 +289,10 @@ def cents(text: str) -> int:
     return int(Decimal(text) * 100)
 
 
-def test_the_charts_render_and_the_drill_down_lists_what_explain_lists(example, tmp_path):
-    out = tmp_path / "report.html"
-    example("report", *RANGE, "--by", "segment", "--out", str(out))
-    page = out.read_text(encoding="utf-8")
+def probed(rl, out: Path, tmp_path: Path) -> dict:
+    """The report at ``out`` loaded in Chromium with PROBE: no console message, every chart drawn; what PROBE found."""
     probe = tmp_path / "probe.html"
-    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-
+    probe.write_text(out.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
     dom = run_chromium("--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
@@ -310,8 +307,11 @@ def test_the_charts_render_and_the_drill_down_lists_what_explain_lists(example, 
     for chart in result["charts"]:
         assert chart["width"] > 100 and chart["height"] > 100, chart
         assert chart["marks"] > 0 and chart["drawn"] > 0, chart
+    return result
 
-    opened = result["opened"]
+
+def drill_downs_add_up(rl, opened: list[dict]) -> None:
+    """Each panel opened lists items adding up exactly to its figure, as explain lists them, with their events."""
     assert all(o is not None for o in opened), opened
     for o in opened:
         figure = o["figure"]
@@ -320,7 +320,7 @@ def test_the_charts_render_and_the_drill_down_lists_what_explain_lists(example, 
         value = int(figure["value"]) if counting else cents(figure["value"])
         # The items listed add up, exactly, to the figure the click came from.
         assert o["value"] == value and sum(amount for _, amount, _ in o["items"]) == value == o["total"], o["title"]
-        ledger = explained(example, figure)
+        ledger = explained(rl, figure)
         assert ledger["value"] == figure["value"]
         assert [(c, a) for c, a, _ in o["items"]] == [
             (item["customer_id"], int(item["amount"]) if counting else cents(item["amount"])) for item in ledger["items"]]
@@ -330,6 +330,13 @@ def test_the_charts_render_and_the_drill_down_lists_what_explain_lists(example, 
         for shown, event in zip(o["events"], listed):
             for key in ("event_id", "sequence", "effective_date", "recorded_at", "actor", "source"):
                 assert str(event[key]) in shown, (key, shown)
+
+
+def test_the_charts_render_and_the_drill_down_lists_what_explain_lists(example, tmp_path):
+    out = tmp_path / "report.html"
+    example("report", *RANGE, "--by", "segment", "--out", str(out))
+    opened = probed(example, out, tmp_path)["opened"]
+    drill_downs_add_up(example, opened)
     titles = [o["title"] for o in opened]
     assert titles[0] == "Churned MRR, 2025-07-01 – 2026-06-30" and titles[1] == "Expansion MRR, 2026-03"
     assert any("Hooli, Inc." in name for _, _, name in opened[2]["items"])  # names beside ids in the panel too
@@ -340,6 +347,31 @@ def test_the_charts_render_and_the_drill_down_lists_what_explain_lists(example, 
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
     keep(shot, "report-screenshot.png")
     keep(out, "report.html")
+
+
+@pytest.mark.slow
+def test_a_generated_36_month_ledger_opens_drills_down_and_prints_its_first_page(rl, tmp_path):
+    """Issue 16's acceptance on the 36-month example `revledger generate` writes (the browser test above reads the
+    fixtures' twelve months): no console message, five drill-downs adding up, and the headline strip, the range
+    bridge and the monthly movements on the first printed page."""
+    pdfium()
+    events = tmp_path / "events.csv"
+    rl("generate", "--customers", "300" if IN_CI else "120", "--months", "36", "--out", str(events))
+    rl("import", str(events))
+    out = tmp_path / "report.html"
+    rl("report", "--from", "2024-01-01", "--to", "2026-12-31", "--by", "segment", "--out", str(out))
+    opened = probed(rl, out, tmp_path)["opened"]
+    drill_downs_add_up(rl, opened)
+    assert [o["title"] for o in opened][:3] == ["Churned MRR, 2024-01-01 – 2026-12-31", "Expansion MRR, 2026-03",
+                                                 "Closing MRR, 2024-01-01 – 2026-12-31"]
+    assert len({o["figure"]["metric"] for o in opened}) == 5 and all(o["items"] for o in opened)
+    pdf = tmp_path / "report.pdf"
+    printed = run_chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", out.as_uri())
+    assert printed.returncode == 0 and pdf.exists(), printed.stderr[-2000:]
+    first = page_texts(pdf)[0]
+    for wanted in ("Ending MRR", "Ending ARR", "Net new MRR", "MRR growth", "NRR, trailing 12 months",
+                   "GRR, trailing 12 months", "Customers", "MRR bridge, 2024-01-01 – 2026-12-31", "Movements by month"):
+        assert wanted in first, wanted
 
 
 def svg_texts(page: str) -> dict[str, tuple[str, list[str]]]:
