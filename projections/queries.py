@@ -97,21 +97,15 @@ def mrr_total_cents(rm: ReadModel, as_of: date, known: int) -> tuple[int, int]:
     """
     month = as_of.isoformat()[:7]
     total, active = summaries.closing_before(rm.db, "", month, known)
-    first = as_of.replace(day=1).isoformat()
-    per_customer: dict[str, list[int]] = {}
-    for customer_id, before, after in rm.db.execute(
-        f"SELECT customer_id, from_cents, to_cents FROM movements WHERE grain = 0 AND date >= :first AND date <= :day "
-        f"AND {VISIBLE} ORDER BY customer_id, date",
-        {"known": known, "first": first, "day": as_of.isoformat()},
-    ):
-        seen = per_customer.get(customer_id)
-        if seen is None:
-            per_customer[customer_id] = [before, after]
-        else:
-            seen[1] = after
-    for opening, closing in per_customer.values():
-        total += closing - opening
-        active += (closing > 0) - (opening > 0)
+    # A customer's day movements chain (each starts from the MRR the one before it left), so the
+    # sums over its movements telescope to its last to_cents minus its first from_cents: no grouping.
+    net, gained = rm.db.execute(
+        "SELECT coalesce(sum(to_cents - from_cents), 0), coalesce(sum((to_cents > 0) - (from_cents > 0)), 0) "
+        f"FROM movements WHERE grain = 0 AND date >= :first AND date <= :day AND {VISIBLE}",
+        {"known": known, "first": as_of.replace(day=1).isoformat(), "day": as_of.isoformat()},
+    ).fetchone()
+    total += net
+    active += gained
     return total, active
 
 
