@@ -296,7 +296,39 @@ def _rich_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column], title
 
 
 def as_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    """``json.dumps(data, indent=2, ensure_ascii=False)``, byte for byte, without its slow pure-Python indenting.
+
+    (json indents only in Python; a report of ten thousand movements spent half its time there.)
+    """
+    return _indented(data, "\n")
+
+
+_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  (C: as ensure_ascii=False writes)
+
+
+def _indented(value: Any, newline: str) -> str:
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is dict:
+        if not value:
+            return "{}"
+        inner = newline + "  "
+        return "{" + ",".join(f"{inner}{_key(k)}: {_indented(v, inner)}" for k, v in value.items()) + newline + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        inner = newline + "  "
+        return "[" + ",".join(inner + _indented(v, inner) for v in value) + newline + "]"
+    if value is None or kind is bool or kind is int:
+        return json.dumps(value) if kind is not int else int.__repr__(value)
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", newline)  # anything else, as json does
+
+
+def _key(key: Any) -> str:
+    if type(key) is str:
+        return _encode_string(key)
+    return _encode_string(json.dumps(key) if key is None or isinstance(key, (bool, float)) else str(key))
 
 
 def as_csv(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> str:

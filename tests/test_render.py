@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import textwrap
 
@@ -196,3 +197,18 @@ def test_a_table_is_laid_out_as_rich_lays_it_out(rows, title, colour):
         assert visible(drawn) == visible(reference)
         assert ("\x1b[31m" in drawn) == ("\x1b[31m" in reference)
         assert ("\x1b[32m" in drawn) == ("\x1b[32m" in reference)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_json_is_written_as_json_dumps_writes_it(data):
+    from cli.render import as_json
+
+    assert as_json(data) == json.dumps(data, indent=2, ensure_ascii=False)
