@@ -85,6 +85,10 @@ def set_(
     from projections.policy import locked_changes
     from projections.queries import knowledge
 
+    if not reason.strip():  # a change nobody can explain later is what SPEC §13 exists to prevent
+        raise UsageError('--reason: say why the policy changes (it is recorded with the change): --reason "…"')
+    if restate is not None and not restate.strip():
+        raise UsageError('--restate: say why the locked periods are restated: --restate "reason"')
     st = state(ctx)
     rm = st.read_model
     known = knowledge(rm, None)

@@ -429,13 +429,19 @@ def test_policy_set_refuses_bad_settings_in_one_line_naming_them(rl, args, messa
     assert len(rl.events()) == 2
 
 
-@pytest.mark.parametrize("reason", [None])
+@pytest.mark.parametrize("reason", [None, "", "   "])
 def test_policy_set_needs_a_reason(rl, reason):
     ledger(rl, ANNUAL)
     result = rl("policy", "set", "churn_recognition=term_end", *([] if reason is None else ["--reason", reason]), ok=False)
     assert result.exit_code != 0 and len(result.stderr.strip().splitlines()) == 1 and "--reason" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert len(rl.events()) == 2
+
+
+def test_a_restatement_needs_a_reason_too(rl, locked):
+    result = rl("policy", "set", "churn_recognition=term_end", "--reason", "churn at term end", "--restate", "  ", ok=False)
+    assert result.exit_code != 0 and len(result.stderr.strip().splitlines()) == 1 and "--restate" in result.stderr
+    assert len(rl.events()) == 4
 
 
 def test_a_bad_preview_setting_is_refused_in_one_line_naming_the_option(rl):
