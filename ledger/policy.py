@@ -91,7 +91,8 @@ def _value(key: str, value: str, option: str) -> Any:
         if value not in GRAINS:
             raise UsageError(f"{option} {key}={value}: one of {', '.join(GRAINS)}")
         return value
-    if not value.isdigit() or not 0 <= int(value) <= MAX_GRACE_DAYS:
+    # ASCII digits only: str.isdigit also takes '²' (which int() refuses) and other scripts' digits
+    if not (value.isascii() and value.isdigit()) or not 0 <= int(value) <= MAX_GRACE_DAYS:
         raise UsageError(f"{option} {key}={value}: a whole number of days from 0 to {MAX_GRACE_DAYS}")
     return int(value)
 

@@ -434,6 +434,10 @@ def test_a_preview_keeps_the_settings_not_given_as_in_force_at_the_knowledge_tim
                                          "from 0 to 366"),
         (["reactivation_grace_days=1.5"], "revledger: policy set reactivation_grace_days=1.5: a whole number of days "
                                           "from 0 to 366"),
+        (["reactivation_grace_days=²"], "revledger: policy set reactivation_grace_days=²: a whole number of days "
+                                        "from 0 to 366"),  # a digit to str.isdigit, not to int()
+        (["reactivation_grace_days=٣"], "revledger: policy set reactivation_grace_days=٣: a whole number of days "
+                                        "from 0 to 366"),
         (["churn_recognition"], "revledger: policy set 'churn_recognition': write it as KEY=VALUE, e.g. "
                                 "churn_recognition=term_end"),
         (["movement_grain=month", "movement_grain=day"], "revledger: policy set: movement_grain is given twice"),
