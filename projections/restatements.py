@@ -76,7 +76,7 @@ def restatements(rm: ReadModel, known: Knowledge, *, period: str | None = None) 
     When the policy changed since the close (SPEC §13), each figure's difference
     is split: ``by_policy`` = as now known under the policy now minus under the
     policy of the close; ``by_events`` = the rest. The ``policy_changed`` events are
-    listed among the causes.
+    listed among the causes, when the change moved some figure of the period.
     """
     wanted = parse_period(period) if period else None
     latest: dict[tuple[date, date], Close] = {}
@@ -106,17 +106,18 @@ def restatements(rm: ReadModel, known: Knowledge, *, period: str | None = None) 
             if then not in previews:
                 previews[then] = preview(rm, known, then)
             old_rm, old_known = previews[then]
-            as_before = flatten(metrics_report(old_rm, close.start, close.end, old_known, period=kind)["periods"][0])
-            closed_flat = flatten(closed)
-            for f in figures:
-                under_old = as_before.get(f["metric"], f["closed"])
-                f["by_policy"] = difference(under_old, f["now"])
-                f["by_events"] = difference(closed_flat.get(f["metric"], f["closed"]), under_old)
-            changes = [
-                event_summary(json.loads(record)) for (record,) in rm.db.execute(
-                    "SELECT record FROM events WHERE customer_id = '' AND type = ? AND sequence > ? AND sequence <= ? "
-                    "ORDER BY sequence", (ev.POLICY_CHANGED, close.event.sequence, known.sequence))
-            ]
+            under_old_policy = metrics_report(old_rm, close.start, close.end, old_known, period=kind)["periods"][0]
+            if compare_figures(under_old_policy, now):  # else the change moved none of the period's figures: no cause
+                as_before, closed_flat = flatten(under_old_policy), flatten(closed)
+                for f in figures:
+                    under_old = as_before.get(f["metric"], f["closed"])
+                    f["by_policy"] = difference(under_old, f["now"])
+                    f["by_events"] = difference(closed_flat.get(f["metric"], f["closed"]), under_old)
+                changes = [
+                    event_summary(json.loads(record)) for (record,) in rm.db.execute(
+                        "SELECT record FROM events WHERE customer_id = '' AND type = ? AND sequence > ? "
+                        "AND sequence <= ? ORDER BY sequence", (ev.POLICY_CHANGED, close.event.sequence, known.sequence))
+                ]
         events = causing_events(rm, close.start, close.end, close.event.sequence, known.sequence, now=old_rm)
         found.append(
             {

@@ -369,6 +369,19 @@ def test_an_event_that_moves_a_locked_period_through_grace_needs_restate(rl):
     assert rl("restatements", "--format", "json").json()["restatements"] == []
 
 
+def test_a_policy_change_that_moves_none_of_a_closed_periods_figures_is_not_among_its_causes(rl):
+    # Netting per month moves nothing across Q1's bounds; the late upsell alone restates it.
+    ledger(rl, CLOSED)
+    rl("close", "2026-Q1")
+    rl("policy", "set", "movement_grain=month", "--reason", "per month")
+    rl("record", "upsell", "--customer", "beta", "--subscription", "core", "--amount", "600.00", "--date", "2026-03-15")
+    (q1,) = rl("restatements", "--format", "json").json()["restatements"]
+    assert [e["type"] for e in q1["events"]] == ["upsell"]
+    assert [(f["metric"], f["closed"], f["now"]) for f in q1["figures"]][:2] == [
+        ("closing_mrr", "500.00", "600.00"), ("arr", "6000.00", "7200.00")]
+    assert all(list(f) == ["metric", "closed", "now", "difference"] for f in q1["figures"])
+
+
 def test_an_unlocked_close_is_restated_by_a_policy_change_without_restate(rl):
     ledger(rl, CLOSED)
     rl("close", "2026-Q1")
