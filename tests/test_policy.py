@@ -29,10 +29,14 @@ from ledger.money import from_cents
 from ledger.policy import Policy
 from ledger.settings import LedgerSettings
 from projections import queries
+from projections.cohorts import cohorts_report
+from projections.durability import durability_report
 from projections.metrics import metrics_report
 from projections.preview import preview
 from projections.readmodel import ReadModel, default_path
+from projections.retention import retention_report
 from strategies import event_histories, policies
+from test_cohorts import expected as cohort_text
 from test_metrics import expected, group_order
 
 DEFAULT = {"churn_recognition": "cancel_date", "reactivation_grace_days": 0, "movement_grain": "day"}
@@ -523,6 +527,19 @@ def test_explain_under_month_grain_lists_the_month_movements_that_make_up_the_fi
     assert [(m["date"], m["amount"]) for i in report["items"] for m in i["movements"]] == [("2025-03-31", "20.00")]
 
 
+@pytest.mark.xfail(strict=True, reason="projections/durability.py:42 reads the day movements whatever the grain: "
+                                       "under movement_grain=month it counts expansions the month nets away")
+def test_durability_under_month_grain_reads_the_month_movements(rl):
+    # acme: 12,000.00 from 01-01 and another 12,000.00 from 01-02. Per day that is a new and an expansion; per month,
+    # January's one movement is a new of 24,000.00, so no customer expanded in January.
+    ledger(rl, "d1,subscription_started,acme,2025-01-01,addon,s,12000.00,1\nd2,subscription_started,acme,2025-01-02,core,s,"
+               "12000.00,1\n")
+    rl("policy", "set", "movement_grain=month", "--reason", "per month")
+    (january,) = rl("durability", "--from", "2025-01-01", "--to", "2025-01-31", "--format", "json").json()["periods"]
+    assert (january["expansion"]["customers"], january["expansion"]["expansion_amount"]) == (0, "0.00")
+    assert january["first_expansion"]["expanded"] == 0
+
+
 @pytest.mark.xfail(strict=True, reason="`diff` takes no --policy (cli/diff.py): SPEC §13 `diff --policy` is missing")
 def test_diff_policy_compares_the_policy_in_force_with_the_preview(rl):
     ledger(rl, ANNUAL)
@@ -667,10 +684,12 @@ def _rows(report):
     second=policies(),
     previewed=policies(),
     period=st.sampled_from(["month", "quarter"]),
+    window=st.sampled_from([1, 3, 12]),
+    within=st.sampled_from([30, 90, 365]),
     data=st.data(),
 )
 def test_the_read_models_under_recorded_policies_equal_the_oracle_and_the_bridge_holds(
-    tmp_path_factory, history, first, second, previewed, period, data
+    tmp_path_factory, history, first, second, previewed, period, window, within, data
 ):
     """Two ``policy_changed`` events among the appends: at every cut-off, the answers are the oracle's under the policy then."""
     splits = sorted(data.draw(st.lists(st.integers(0, len(history)), min_size=2, max_size=2), label="changes after"))
@@ -682,7 +701,9 @@ def test_the_read_models_under_recorded_policies_equal_the_oracle_and_the_bridge
     at = data.draw(st.sampled_from(cuts), label="previewed as known at")
     preview_at = (at[0], at[1], previewed, True)
     try:
-        for sequence, recorded_at, policy, *previewing in [*((*c, False) for c in cuts), preview_at]:
+        # cohorts and §15 (slower) at the last cut-off under each policy in force, and in the preview
+        widest = {i for i in range(len(cuts)) if i + 1 == len(cuts) or cuts[i + 1][2] is not cuts[i][2]}
+        for i, (sequence, recorded_at, policy, *previewing) in enumerate([*((*c, False) for c in cuts), preview_at]):
             known = queries.knowledge(rm, parse_instant(recorded_at))
             if previewing[0]:
                 previewed_rm, known = preview(rm, known, Policy(**policy))
@@ -705,6 +726,17 @@ def test_the_read_models_under_recorded_policies_equal_the_oracle_and_the_bridge
                 b = {k: Decimal(v) for k, v in p["bridge"].items()}
                 assert Decimal(p["opening_mrr"]) + b["new"] + b["expansion"] + b["reactivation"] - b["contraction"] - (
                     b["churn"]) == Decimal(p["closing_mrr"]), (where, p["start"])
+            if i < len(cuts) and i not in widest:
+                continue
+            # cohorts, trailing retention and durability read the MRR and movements after the policy too
+            got = cohorts_report(previewed_rm, start, end, known)["cohorts"]
+            assert got == [cohort_text(c) for c in oracle.cohorts(seen, start, end, known_seq=sequence, policy=policy)]
+            got = retention_report(previewed_rm, start, end, known, window=window)["months"]
+            assert got == oracle.retention(seen, start, end, window=window, known_seq=sequence, policy=policy), where
+            if policy["movement_grain"] == "day":  # under month grain, see the strict xfail on durability below
+                got = durability_report(previewed_rm, start, end, known, period=period, within=within)["periods"]
+                assert got == oracle.durability(seen, start, end, period=period, within=within, known_seq=sequence,
+                                                policy=policy), where
             if previewed_rm is not rm:
                 previewed_rm.close()
     finally:
