@@ -359,8 +359,6 @@ def test_a_restated_policy_change_is_the_cause_of_the_quarters_restatement_with_
     assert "by the policy change" in table and "policy_changed" in table and "churn at term end" in table
 
 
-@pytest.mark.xfail(strict=True, reason="ledger/application.py:466 checks a lock against the event's own effective date "
-                                       "only: a return in April that fills a lapse in locked March is let in")
 def test_an_event_that_moves_a_locked_period_through_grace_needs_restate(rl):
     # acme lapses on 2026-03-25; as known, that is churn in March (the lapse has not ended). Returning on 04-05 makes
     # the lapse eleven days, which thirty days' grace fills: March's churn goes, so March's figures change.
@@ -490,15 +488,12 @@ def test_a_bad_preview_setting_is_refused_in_one_line_naming_the_option(rl):
 
 
 WHOLE_MONTHS = [
+    ("metrics", "--from", "2025-03-05", "--to", "2025-06-30"),
+    ("cohorts", "--from", "2025-03-05", "--to", "2025-06-30"),
+    ("explain", "bridge.new", "--from", "2025-03-05", "--to", "2025-06-30"),
     ("retention", "--from", "2025-03-05", "--to", "2025-06-30"),
     ("durability", "--from", "2025-03-05", "--to", "2025-06-30"),
     ("report", "--from", "2025-03-05", "--to", "2025-06-30", "--out", "r.html"),
-    pytest.param(("metrics", "--from", "2025-03-05", "--to", "2025-06-30"),
-                 marks=pytest.mark.xfail(strict=True, reason="cli/metrics.py `metrics` never calls require_whole_months")),
-    pytest.param(("cohorts", "--from", "2025-03-05", "--to", "2025-06-30"),
-                 marks=pytest.mark.xfail(strict=True, reason="cli/metrics.py `cohorts` never calls require_whole_months")),
-    pytest.param(("explain", "bridge.new", "--from", "2025-03-05", "--to", "2025-06-30"), marks=pytest.mark.xfail(
-        strict=True, reason="projections/explain.py checks whole months for durability.* figures only")),
 ]
 
 
@@ -517,8 +512,6 @@ def test_month_grain_refuses_a_range_that_is_not_whole_months_in_one_line(rl, re
     assert to.exit_code != 0 and "--to 2025-06-29" in to.stderr and "month's last day" in to.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="projections/explain.py:143 reads the movements of both grains: under "
-                                       "movement_grain=month a customer's day and month movements are both counted")
 def test_explain_under_month_grain_lists_the_month_movements_that_make_up_the_figure(rl):
     ledger(rl, UP_AND_DOWN.format(down="120.00"))
     rl("policy", "set", "movement_grain=month", "--reason", "per month")
@@ -540,7 +533,6 @@ def test_durability_under_month_grain_reads_the_month_movements(rl):
     assert january["first_expansion"]["expanded"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="`diff` takes no --policy (cli/diff.py): SPEC §13 `diff --policy` is missing")
 def test_diff_policy_compares_the_policy_in_force_with_the_preview(rl):
     ledger(rl, ANNUAL)
     report = rl("diff", "metrics", "--from", "2025-07-01", "--to", "2025-07-31", "--policy", "churn_recognition=term_end",
@@ -549,8 +541,6 @@ def test_diff_policy_compares_the_policy_in_force_with_the_preview(rl):
     assert figures["bridge.churn"] == ("1000.00", "0.00") and figures["closing_mrr"] == ("0.00", "1000.00")
 
 
-@pytest.mark.xfail(strict=True, reason="projections/queries.py:147 folds the lines as written: under term_end a "
-                                       "cancelled line still earning to its term end is not listed")
 def test_mrr_customer_lines_are_the_mrr_after_the_policy(rl):
     ledger(rl, ANNUAL)
     rl("policy", "set", "churn_recognition=term_end", "--reason", "churn at term end")
@@ -559,8 +549,6 @@ def test_mrr_customer_lines_are_the_mrr_after_the_policy(rl):
     assert [(line["subscription_id"], line["mrr"]) for line in report["lines"]] == [("core", "1000.00")]
 
 
-@pytest.mark.xfail(strict=True, reason="projections/views.py: the `lines` view ends a line on its cancel's date "
-                                       "whatever the policy; customer_mrr follows the policy")
 def test_the_lines_view_is_the_mrr_after_the_policy(rl):
     ledger(rl, ANNUAL)
     rl("policy", "set", "churn_recognition=term_end", "--reason", "churn at term end")
