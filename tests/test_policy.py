@@ -117,6 +117,22 @@ def test_a_monthly_line_churns_at_its_next_anniversary_and_a_cancel_on_one_stays
     ]
 
 
+def test_a_moved_cancel_is_listed_on_the_day_it_takes_effect_only(rl):
+    # acme: core 100.00 and addon 50.00 a month from 01-10. On 03-01 core is cancelled (its month runs to 03-10) and
+    # addon goes down to 30.00: under term_end 03-01 is addon's contraction alone, 03-10 core's removal.
+    ledger(rl, """\
+m1,subscription_started,acme,2025-01-10,core,team,100.00,1
+m2,subscription_started,acme,2025-01-10,addon,extra,50.00,1
+m3,cancel,acme,2025-03-01,core,,,
+m4,downgrade,acme,2025-03-01,addon,,30.00,
+""")
+    assert moves(rl)[1:] == [("2025-03-01", "acme", "contraction", "mixed", "150.00", "30.00", "m3 m4")]
+    assert adopt(rl, "churn_recognition=term_end")[1:] == [
+        ("2025-03-01", "acme", "contraction", "price", "150.00", "130.00", "m4"),
+        ("2025-03-10", "acme", "contraction", "line_removed", "130.00", "30.00", "m3"),
+    ]
+
+
 GAP = """\
 g1,subscription_started,acme,2025-01-01,core,team,100.00,1
 g2,cancel,acme,2025-03-10,core,,,
@@ -178,6 +194,25 @@ def test_a_mid_month_upgrade_and_downgrade_net_to_one_movement_under_month_grain
 def test_a_mid_month_upgrade_and_downgrade_that_cancel_out_make_no_movement_under_month_grain(rl):
     ledger(rl, UP_AND_DOWN.format(down="100.00"))
     assert adopt(rl, "movement_grain=month") == [("2025-01-31", "acme", "new", None, "0.00", "100.00", "u1")]
+
+
+def test_cohorts_under_month_grain_start_at_the_first_month_end_with_revenue(rl):
+    # acme earns 01-05 .. 01-19 only, then again from 03-03: per day its cohort is January (and March a reactivation);
+    # no month end saw January's revenue, so per month its first `new` is March, and so is its cohort.
+    ledger(rl, """\
+k1,subscription_started,acme,2025-01-05,core,team,100.00,1
+k2,cancel,acme,2025-01-20,core,,,
+k3,subscription_started,acme,2025-03-03,core,team,100.00,1
+""")
+
+    def cohorts() -> list[tuple]:
+        report = rl("cohorts", "--from", "2025-01-01", "--to", "2025-04-30", "--format", "json").json()
+        return [(c["cohort"], c["mrr_0"], [(o["mrr"], o["nrr"]) for o in c["offsets"]]) for c in report["cohorts"]]
+
+    # per day: January's cohort ends January at 0.00, so its NRR has no denominator
+    assert cohorts() == [("2025-01", "0.00", [("0.00", None), ("0.00", None), ("100.00", None), ("100.00", None)])]
+    rl("policy", "set", "movement_grain=month", "--reason", "per month")
+    assert cohorts() == [("2025-03", "100.00", [("100.00", "1.000000"), ("100.00", "1.000000")])]
 
 
 TOGETHER = """\
