@@ -25,7 +25,7 @@ from ledger.money import cents_text, ratio, ratio_text
 from projections.metrics import KINDS, ReconciliationError, attribute_changes, group_order, movement_stream
 from projections.movements import CHURN, CONTRACTION, EXPANSION, NEW
 from projections.periods import require_whole_months, split
-from projections.queries import Knowledge, report_header
+from projections.queries import Knowledge, grain_of, report_header
 from projections.readmodel import ReadModel
 
 WITHIN_DAYS = (90, 180, 365)  # first_expansion.within_N
@@ -39,7 +39,7 @@ def visible_movements(rm: ReadModel, known: Knowledge) -> list[tuple]:
     Rows are (customer_id, date, kind, to_cents, amount_cents), ``KINDS[kind]``
     its (category, cause), as ``metrics.movement_stream`` gives them.
     """
-    return movement_stream(rm, date.max, known.sequence)
+    return movement_stream(rm, date.max, known.sequence, grain_of(known))
 
 
 @dataclass(frozen=True, slots=True)

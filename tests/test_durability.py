@@ -19,6 +19,7 @@ from projections import queries
 from projections.durability import Grain, durability_report, nearest_rank
 from projections.explain import DURABILITY_COUNTS, DURABILITY_MONEY, explain
 from projections.metrics import group_order
+from projections.preview import preview
 from projections.readmodel import ReadModel, default_path
 from strategies import event_histories
 
@@ -242,14 +243,17 @@ def test_monthly_grain_needs_whole_months(ledger):
     rm = ReadModel(default_path(ledger.db), open_store(ledger.db))
     rm.catch_up()
     known = queries.knowledge(rm, None)
-    monthly = queries.Knowledge(known.sequence, known.recorded_at, Policy(movement_grain="month"))
+    previewed, monthly = preview(rm, known, Policy(movement_grain="month"))
     with pytest.raises(UsageError, match="--from 2026-01-02: movements are netted per month"):
-        durability_report(rm, dt.date(2026, 1, 2), dt.date(2026, 1, 31), monthly)
+        durability_report(previewed, dt.date(2026, 1, 2), dt.date(2026, 1, 31), monthly)
     with pytest.raises(UsageError, match="--to 2026-01-30: .* must be a month's last day"):
-        explain(rm, "durability.expansion.customers", dt.date(2026, 1, 1), dt.date(2026, 1, 30), monthly)
-    # Three months after January's: the churn of 04-25 now lies in e1's window of 01-20.
-    [jan] = durability_report(rm, dt.date(2026, 1, 1), dt.date(2026, 1, 31), monthly)["periods"]
-    assert signals(jan)[0] == (3, 2, "0.666667", "160.00", "180.00")
+        explain(previewed, "durability.expansion.customers", dt.date(2026, 1, 1), dt.date(2026, 1, 30), monthly)
+    # Netted per month, January's only expansion is e2's 200.00 → 300.00 (e1's and e6's upsells fall in
+    # the month they started: their one January movement is a new); nothing of e2's is lost in the three
+    # months after January's.
+    [jan] = durability_report(previewed, dt.date(2026, 1, 1), dt.date(2026, 1, 31), monthly)["periods"]
+    assert signals(jan)[0] == (1, 0, "0.000000", "100.00", "0.00")
+    previewed.close()
     rm.close()
 
 

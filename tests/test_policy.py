@@ -555,8 +555,6 @@ def test_explain_under_month_grain_lists_the_month_movements_that_make_up_the_fi
     assert [(m["date"], m["amount"]) for i in report["items"] for m in i["movements"]] == [("2025-03-31", "20.00")]
 
 
-@pytest.mark.xfail(strict=True, reason="projections/durability.py:42 reads the day movements whatever the grain: "
-                                       "under movement_grain=month it counts expansions the month nets away")
 def test_durability_under_month_grain_reads_the_month_movements(rl):
     # acme: 12,000.00 from 01-01 and another 12,000.00 from 01-02. Per day that is a new and an expansion; per month,
     # January's one movement is a new of 24,000.00, so no customer expanded in January.
@@ -756,10 +754,9 @@ def test_the_read_models_under_recorded_policies_equal_the_oracle_and_the_bridge
             assert got == [cohort_text(c) for c in oracle.cohorts(seen, start, end, known_seq=sequence, policy=policy)]
             got = retention_report(previewed_rm, start, end, known, window=window)["months"]
             assert got == oracle.retention(seen, start, end, window=window, known_seq=sequence, policy=policy), where
-            if policy["movement_grain"] == "day":  # under month grain, see the strict xfail on durability below
-                got = durability_report(previewed_rm, start, end, known, period=period, within=within)["periods"]
-                assert got == oracle.durability(seen, start, end, period=period, within=within, known_seq=sequence,
-                                                policy=policy), where
+            got = durability_report(previewed_rm, start, end, known, period=period, within=within)["periods"]
+            assert got == oracle.durability(seen, start, end, period=period, within=within, known_seq=sequence,
+                                            policy=policy), where
             if previewed_rm is not rm:
                 previewed_rm.close()
     finally:
