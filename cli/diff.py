@@ -12,6 +12,7 @@ from cli.closes import EVENT_COLUMNS
 from cli.context import state
 from cli.options import ExportFormat, ExportFormatOption, Opt, OutOption, Period, attribute, instant
 from cli.output import about, deliver
+from cli.reads import MOVEMENT_COLUMNS
 from cli.render import Column, figure_cell, signed_cell, table, with_net_change
 from ledger.clock import parse_date
 from ledger.errors import UsageError
@@ -132,19 +133,8 @@ def _movement_changes(moved: dict[str, list[dict[str, Any]]]) -> list[dict[str, 
     return sorted((with_net_change(r) for r in rows), key=lambda r: (r["date"], r["customer_id"]))
 
 
-MOVEMENT_CHANGE_COLUMNS = [
-    Column("change", "change"),
-    Column("date", "date"),
-    Column("customer_id", "customer"),
-    Column("category", "category"),
-    Column("cause", "cause"),
-    Column("from_mrr", "from MRR", "money"),
-    Column("to_mrr", "to MRR", "money"),
-    Column("amount", "amount", "money"),
-    Column("net_change", "net change", "change"),
-    Column("before", "before"),
-    Column("event_ids", "events"),
-]
+# A movement's columns as `movements` shows them, with what changed and what it was before.
+MOVEMENT_CHANGE_COLUMNS = [Column("change", "change"), *MOVEMENT_COLUMNS[:-1], Column("before", "before"), MOVEMENT_COLUMNS[-1]]
 
 
 def diff_csv(report: dict[str, Any]):
