@@ -49,7 +49,7 @@ def close(
     rm.catch_up()
     closed = Close.of(event)
     if format is ReportFormat.json:
-        render.emit(render.as_json({**closed.summary(), "metrics": closed.metrics}))
+        render.emit(render.as_json({**closed.summary(), "policy": closed.metrics.get("policy"), "metrics": closed.metrics}))
         return
     kind = period_kind(label)
     if earlier:

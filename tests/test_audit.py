@@ -152,7 +152,9 @@ def test_restatements_table_and_csv(rl, closed):
 def test_close_records_an_event_with_its_head_and_figures(rl, closed):
     head = rl.events()[-2]  # the last event before the close
     assert set(closed) == {"period", "start", "end", "lock", "event_id", "sequence", "recorded_at", "actor", "head",
-                           "metrics"}
+                           "policy", "metrics"}
+    # SPEC §13: every JSON report says the policy it was computed under
+    assert closed["policy"] == {"churn_recognition": "cancel_date", "reactivation_grace_days": 0, "movement_grain": "day"}
     assert (closed["period"], closed["start"], closed["end"], closed["lock"]) == ("2026-01", "2026-01-01", "2026-01-31", True)
     assert closed["head"] == {"sequence": head["sequence"], "hash": head["hash"]}
     assert closed["actor"] == "controller"
