@@ -25,7 +25,7 @@ from ledger import events as ev
 
 EXAMPLES = 1_000 if IN_CI else 80
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-APPENDED = re.compile(r"appended (\d+) events")
+APPENDED = re.compile(r"appended (\d+) events? ")
 
 VALID = """\
 type,customer_id,effective_date,subscription_id,plan,quantity,unit_price,amount,billing_months,discount_pct,note
