@@ -106,7 +106,9 @@ def _stated_cause(value: Any) -> str:
 
 def _event_type(value: Any) -> str:
     if value not in ev.EVENT_TYPES:
-        raise ValueError(f"unknown type {value!r} (one of: {', '.join(ev.EVENT_TYPES)})")
+        why = (f"; {value} is the ledger's own event (`revledger close` or `policy set` records it), never imported"
+               if value in ev.LEDGER_TYPES else "")
+        raise ValueError(f"unknown type {value!r} (one of: {', '.join(ev.EVENT_TYPES)}){why}")
     return value
 
 

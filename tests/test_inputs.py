@@ -102,7 +102,10 @@ FORM = [
     ("type", "refund", "unknown type 'refund' (one of: subscription_started, subscription_changed, upsell, "
                        "downgrade, seat_change, price_change, usage_change, cancel, customer_updated, void)"),
     ("type", "Upsell", None),
-    ("type", "period_closed", None),  # a ledger event, never given from outside
+    ("type", "period_closed", "unknown type 'period_closed' (one of: subscription_started, subscription_changed, "
+                              "upsell, downgrade, seat_change, price_change, usage_change, cancel, customer_updated, "
+                              "void); period_closed is the ledger's own event (`revledger close` or `policy set` "
+                              "records it), never imported"),
 ]
 
 
