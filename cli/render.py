@@ -228,7 +228,7 @@ def table(
             if n > widths[i]:
                 widths[i] = n
     bold, reset = ("\x1b[1m", "\x1b[0m") if colour else ("", "")
-    lines = [f"{bold}{title}{reset}"] if title else []
+    lines = [f"{bold}{title}{reset}".rstrip() if colour else title.rstrip()] if title else []
 
     def line(cells: list[tuple[str, str]], sizes: list[int], style_all: str = "") -> str:
         parts = []
@@ -303,6 +303,7 @@ def as_json(data: Any) -> str:
     return _indented(data, "\n")
 
 
+_JSON_CONSTANTS = {None: "null", True: "true", False: "false"}
 _encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  (C: as ensure_ascii=False writes)
 
 
@@ -320,8 +321,10 @@ def _indented(value: Any, newline: str) -> str:
             return "[]"
         inner = newline + "  "
         return "[" + ",".join(inner + _indented(v, inner) for v in value) + newline + "]"
-    if value is None or kind is bool or kind is int:
-        return json.dumps(value) if kind is not int else int.__repr__(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None or kind is bool:
+        return _JSON_CONSTANTS[value]
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", newline)  # anything else, as json does
 
 
