@@ -256,8 +256,8 @@ def _events(rm: ReadModel, event_ids: set[str]) -> dict[str, dict[str, Any]]:
         chunk = ids[begin : begin + 500]
         marks = ",".join("?" * len(chunk))
         for event_id, sequence, effective_date, recorded_at, actor, source in rm.db.execute(
-            "SELECT event_id, sequence, effective_date, recorded_at, json_extract(record, '$.actor'), json_extract(record, '$.source') "
-            f"FROM events WHERE event_id IN ({marks})",
+            "SELECT event_id, sequence, effective_date, recorded_at, json_extract(record, '$.actor'), "
+            f"json_extract(record, '$.source') FROM events WHERE event_id IN ({marks})",
             chunk,
         ):
             found[event_id] = {
