@@ -447,18 +447,11 @@ class Ledger:
             timeline = self.history.timeline(customer_id) if head_sequence else Timeline(customer_id, self.settings)
             existed = bool(timeline.events or timeline.void_events)
             refused = False
-            through = self._lock_moved_by_grace(customer_id, timeline, group, grace, locks) if grace and existed else None
-            if through is not None and not restatement:
-                draft = next(d for d in group if not d.event.restatement)
-                refuse(draft, "effective_date",
-                       f"it changes the figures of period {through.period}, locked at {through.locked_at} by "
-                       f"{through.actor}, through reactivation_grace_days={grace.reactivation_grace_days} (it ends a "
-                       'lapse that began in it); to record it as a restatement, give --restate "reason"')
-                refused = True
+            checked = grace is not None and existed and not all(d.event.restatement for d in group)
+            before = self.history.recognized_mrr(timeline, grace) if checked else None
+            placed: list[tuple[Draft, Event]] = []
             for draft in group:
                 event = draft.event
-                if through is not None and restatement and not event.restatement:
-                    event = event._replace(restatement=restatement)
                 if locks and not event.restatement:
                     effective = event.effective_date
                     if event.type == ev.VOID:
@@ -476,7 +469,21 @@ class Ledger:
                 for field, message in found:
                     refuse(draft, field, message)
                 refused = refused or bool(found)
-                if projection is not None:
+                placed.append((draft, event))
+            if before is not None and not refused:
+                assert grace is not None
+                through = _lock_moved(locks, before, self.history.recognized_mrr(timeline, grace))
+                if through is not None and not restatement:
+                    draft = next(d for d, e in placed if not e.restatement)
+                    refuse(draft, "effective_date",
+                           f"it changes the figures of period {through.period}, locked at {through.locked_at} by "
+                           f"{through.actor}, through reactivation_grace_days={grace.reactivation_grace_days} (it ends "
+                           'a lapse that began in it); to record it as a restatement, give --restate "reason"')
+                    refused = True
+                elif through is not None:  # let in as a restatement: the reason is recorded on each event
+                    placed = [(d, e if e.restatement else e._replace(restatement=restatement)) for d, e in placed]
+            if projection is not None:
+                for draft, event in placed:
                     drafts.keep_fragments(draft.position, record_fragments(event))
             if projection is not None and not refused and not problems:
                 projection.customer(timeline, existed)
@@ -484,23 +491,12 @@ class Ledger:
             raise RejectedError(sorted(problems, key=lambda p: p.line))
 
 
-    def _lock_moved_by_grace(self, customer_id: str, timeline: Timeline, group: list[Draft], grace: Policy,
-                             locks: list[PeriodLock]) -> PeriodLock | None:
-        """The locked period whose MRR the customer's new events would move under the grace in force, if any.
-
-        Only when some event is not already a restatement: the events are tried on a
-        fresh fold of the customer (the one placed for real is left as it is).
-        """
-        if all(d.event.restatement for d in group):
-            return None
-        trial = self.history.timeline(customer_id)
-        for draft in group:
-            trial.add(draft.event._replace(source=draft.source, actor=self.actor))  # (its problems are found below)
-        before, after = self.history.recognized_mrr(timeline, grace), self.history.recognized_mrr(trial, grace)
-        for lock in locks:
-            if _mrr_within(before, lock.start, lock.end) != _mrr_within(after, lock.start, lock.end):
-                return lock
-        return None
+def _lock_moved(locks: list[PeriodLock], before: list[tuple[date, int]], after: list[tuple[date, int]]) -> PeriodLock | None:
+    """The first locked period whose recognized MRR differs between the two series, if any."""
+    for lock in locks:
+        if _mrr_within(before, lock.start, lock.end) != _mrr_within(after, lock.start, lock.end):
+            return lock
+    return None
 
 
 def _mrr_within(series: list[tuple[date, int]], start: date, end: date) -> tuple[int, tuple[tuple[date, int], ...]]:
