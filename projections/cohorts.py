@@ -104,20 +104,8 @@ def _from_movements(rm: ReadModel, start: date, end: date, known: Knowledge) -> 
                 break
             rows = offsets[cohort]
             mrr_0 = rows[0]["_mrr"] if rows else mrr_sum[cohort]
-            rows.append(
-                {
-                    "k": len(rows),
-                    "month": label,
-                    "as_of": as_of.isoformat(),
-                    "mrr": cents_text(mrr_sum[cohort]),
-                    "nrr": ratio_text(ratio(mrr_sum[cohort], mrr_0)),
-                    "active": active[cohort],
-                    "logo_retention": ratio_text(ratio(active[cohort], size[cohort])),
-                    "contraction": cents_text(contraction[cohort]),
-                    "contraction_rate": ratio_text(ratio(contraction[cohort], mrr_0)),
-                    "_mrr": mrr_sum[cohort],
-                }
-            )
+            row = _offset(len(rows), label, as_of, mrr_sum[cohort], mrr_0, active[cohort], size[cohort], contraction[cohort])
+            rows.append({**row, "_mrr": mrr_sum[cohort]})
 
     month = date.fromisoformat(months[0] + "-01") if months else None
     as_of = min(month_end(month), end) if month else None
