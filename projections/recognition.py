@@ -142,8 +142,9 @@ def _moved_points(timeline: Timeline, policy: Policy) -> list[Point]:
     return result
 
 
-def _fill_lapses(series: list[Point], grace: int) -> None:
-    """Runs of MRR 0 between days with MRR > 0 that last at most ``grace`` days take the MRR before them."""
+def _lapses(series: list[Point], grace: int) -> list[tuple[int, int]]:
+    """(i, j) of each run of MRR 0, series[i:j], between days with MRR > 0 that lasts at most ``grace`` days."""
+    found = []
     i = 1
     while i < len(series):
         if series[i].mrr == 0 and series[i - 1].mrr > 0:
@@ -151,12 +152,18 @@ def _fill_lapses(series: list[Point], grace: int) -> None:
             while j < len(series) and series[j].mrr == 0:
                 j += 1
             if j < len(series) and (series[j].date - series[i].date).days <= grace:
-                before = series[i - 1].mrr
-                for k in range(i, j):
-                    series[k].mrr = before
+                found.append((i, j))
             i = j
         else:
             i += 1
+    return found
+
+
+def _fill_lapses(series: list[Point], grace: int) -> None:
+    """Runs of MRR 0 between days with MRR > 0 that last at most ``grace`` days take the MRR before them."""
+    for i, j in _lapses(series, grace):
+        for k in range(i, j):
+            series[k].mrr = series[i - 1].mrr
 
 
 def recognized_ends(timeline: Timeline, policy: Policy) -> list[tuple[date, str, date]]:
@@ -169,14 +176,8 @@ def recognized_ends(timeline: Timeline, policy: Policy) -> list[tuple[date, str,
             for when, effect in _landings(timeline, policy) if effect.anchor is not None]  # the cancels
     if policy.reactivation_grace_days:
         series = points(timeline, replace(policy, reactivation_grace_days=0))
-        lapses: dict[date, date] = {}  # the first day of a lapse grace fills -> the day MRR returns
-        for i in range(1, len(series)):
-            if series[i].mrr == 0 and series[i - 1].mrr > 0:
-                j = i
-                while j < len(series) and series[j].mrr == 0:
-                    j += 1
-                if j < len(series) and (series[j].date - series[i].date).days <= policy.reactivation_grace_days:
-                    lapses[series[i].date] = series[j].date
+        # the first day of a lapse grace fills -> the day MRR returns
+        lapses = {series[i].date: series[j].date for i, j in _lapses(series, policy.reactivation_grace_days)}
         for end in ends:
             end[2] = lapses.get(end[2], end[2])
     return [(contract, line, recognized) for contract, line, recognized in ends if recognized != contract]
